@@ -1,0 +1,1 @@
+"""hotich CLI (placeholder until wired)."""

@@ -1,0 +1,56 @@
+"""One exception root for everything hotich reports to a user.
+
+    HotichError                 exit code 1, message is one Vietnamese line for the user
+    ├── MissingDependency       a system program or language model is not installed (exit 3)
+    ├── BadInput                a file, row or argument the user gave cannot be used (exit 2)
+    │   ├── UnreadableFile      corrupt / encrypted / empty / not an image
+    │   ├── ImageTooLarge       pixel count over the configured limit
+    │   └── TemplateNotFound
+    ├── NotFound                a book, user or record id that does not exist (exit 4)
+    └── StorageError            database unreachable or schema too old (exit 5)
+
+The CLI maps these to exit codes and prints ``str(exc)`` only; tracebacks need ``-v``.
+Messages name files and ids, never personal data from the registers.
+"""
+
+from __future__ import annotations
+
+
+class HotichError(Exception):
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} — {self.hint}" if self.hint else self.message
+
+
+class MissingDependency(HotichError):
+    exit_code = 3
+
+
+class BadInput(HotichError):
+    exit_code = 2
+
+
+class UnreadableFile(BadInput):
+    pass
+
+
+class ImageTooLarge(BadInput):
+    pass
+
+
+class TemplateNotFound(BadInput):
+    pass
+
+
+class NotFound(HotichError):
+    exit_code = 4
+
+
+class StorageError(HotichError):
+    exit_code = 5

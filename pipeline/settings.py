@@ -1,0 +1,49 @@
+"""The one typed settings object: defaults, then environment (HOTICH_*), then CLI flags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HOTICH_", extra="ignore")
+
+    home: Path = Field(
+        default=Path("data"),
+        description="Workspace folder: database, stored scans, exports.",
+    )
+    db_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; SQLite at $HOTICH_HOME/hotich.db when unset.",
+    )
+    max_pixels: int = Field(
+        default=120_000_000,
+        description="Pages with more pixels than this are refused (decompression bombs, "
+        "absurd scans); an A3 page at 600 dpi is about 70 Mpx.",
+    )
+    render_dpi: int = Field(default=300, description="DPI used to rasterize PDF pages.")
+    workers: int = Field(default=2, description="Dask worker processes for `process`.")
+    worker_memory: str = Field(
+        default="1.5GiB", description="Memory limit of each Dask worker process."
+    )
+    page_timeout: int = Field(
+        default=300, description="Seconds one page may take in OCR before it is failed."
+    )
+
+    @property
+    def database_url(self) -> str:
+        if self.db_url:
+            return self.db_url
+        return f"sqlite:///{(self.home / 'hotich.db').resolve()}"
+
+    @property
+    def scan_store(self) -> Path:
+        return self.home / "scans"
+
+
+def get_settings() -> Settings:
+    """Read afresh each time so that tests and long-lived servers see the current environment."""
+    return Settings()

@@ -1,0 +1,251 @@
+"""The database schema of hotich, as SQLAlchemy 2 declarative models.
+
+The schema is changed only through Alembic migrations (pipeline/storage/migrations); these
+models and the newest migration must describe the same tables, which a test checks.
+
+Design notes:
+* A scan is stored once by content hash (``SourceFile.sha256``) and never modified.
+* A page is a position in a book; its image is re-rendered from the stored scan when needed.
+* ``FieldValue`` rows are versions: nothing overwrites a raw OCR value; a correction adds a
+  version with who, when and why, and only the newest one has ``is_current`` set.
+* ``StageRun`` records which stage, version and parameters produced what, so a re-run can
+  tell what is already done.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Book(Base):
+    __tablename__ = "books"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    book_code: Mapped[str] = mapped_column(String(64), unique=True)  # `book_id` of exports
+    book_type: Mapped[str] = mapped_column(String(16))  # birth / marriage / death
+    template: Mapped[str] = mapped_column(String(64))
+    commune: Mapped[str] = mapped_column(String(128))
+    district: Mapped[str] = mapped_column(String(128))
+    province: Mapped[str] = mapped_column(String(128))
+    year_from: Mapped[int | None] = mapped_column(Integer)
+    year_to: Mapped[int | None] = mapped_column(Integer)
+    volume: Mapped[str] = mapped_column(String(32), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    files: Mapped[list[SourceFile]] = relationship(back_populates="book", order_by="SourceFile.position")
+    pages: Mapped[list[Page]] = relationship(back_populates="book", order_by="Page.page_no")
+
+
+class SourceFile(Base):
+    """One scan file as ingested: kept unchanged in the scan store under its SHA-256."""
+
+    __tablename__ = "source_files"
+    __table_args__ = (UniqueConstraint("book_id", "sha256"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    book_id: Mapped[int] = mapped_column(ForeignKey("books.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)  # order of ingestion within the book
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    original_name: Mapped[str] = mapped_column(String(512))
+    stored_path: Mapped[str] = mapped_column(String(1024))  # relative to the workspace
+    media_type: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    page_count: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="ok")  # ok / failed
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    book: Mapped[Book] = relationship(back_populates="files")
+
+
+class Page(Base):
+    __tablename__ = "pages"
+    __table_args__ = (
+        UniqueConstraint("book_id", "page_no"),
+        UniqueConstraint("source_file_id", "index_in_file"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    book_id: Mapped[int] = mapped_column(ForeignKey("books.id", ondelete="CASCADE"), index=True)
+    source_file_id: Mapped[int] = mapped_column(ForeignKey("source_files.id", ondelete="CASCADE"))
+    index_in_file: Mapped[int] = mapped_column(Integer)  # 0-based frame / PDF page
+    page_no: Mapped[int] = mapped_column(Integer)  # 1-based position in the book
+    width: Mapped[int | None] = mapped_column(Integer)  # of the rendered image boxes refer to
+    height: Mapped[int | None] = mapped_column(Integer)
+    dpi: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    # pending / done / failed; `stage` is the last stage reached, `error` the one-line reason
+    stage: Mapped[str | None] = mapped_column(String(32))
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    ocr_words: Mapped[str | None] = mapped_column(Text)  # Tesseract word TSV of the page
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    book: Mapped[Book] = relationship(back_populates="pages")
+    source_file: Mapped[SourceFile] = relationship()
+    records: Mapped[list[Record]] = relationship(back_populates="page", order_by="Record.row")
+
+
+class Record(Base):
+    """One registered entry (a birth, marriage or death), from OCR or from an import."""
+
+    __tablename__ = "records"
+    __table_args__ = (UniqueConstraint("page_id", "row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    record_key: Mapped[str] = mapped_column(String(128), unique=True)  # exported `record_id`
+    book_id: Mapped[int] = mapped_column(ForeignKey("books.id", ondelete="CASCADE"), index=True)
+    page_id: Mapped[int | None] = mapped_column(ForeignKey("pages.id", ondelete="CASCADE"))
+    row: Mapped[int | None] = mapped_column(Integer)
+    record_type: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(16), default="ocr")  # ocr / import
+    # extracted / needs_review / reviewed / approved / exported
+    status: Mapped[str] = mapped_column(String(16), default="extracted", index=True)
+    confidence: Mapped[float | None] = mapped_column(Float)
+    box_x0: Mapped[int | None] = mapped_column(Integer)
+    box_y0: Mapped[int | None] = mapped_column(Integer)
+    box_x1: Mapped[int | None] = mapped_column(Integer)
+    box_y1: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    page: Mapped[Page | None] = relationship(back_populates="records")
+    values: Mapped[list[FieldValue]] = relationship(back_populates="record", order_by="FieldValue.id")
+
+
+class FieldValue(Base):
+    """One version of one field of a record. Only the newest version is current."""
+
+    __tablename__ = "field_values"
+    __table_args__ = (
+        UniqueConstraint("record_id", "field", "version"),
+        Index("ix_field_values_current", "record_id", "is_current"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("records.id", ondelete="CASCADE"))
+    field: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    is_current: Mapped[bool] = mapped_column(Boolean, default=True)
+    raw: Mapped[str] = mapped_column(Text, default="")
+    value: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))  # read / uncertain / illegible / blank
+    confidence: Mapped[float] = mapped_column(Float, default=0.0)
+    source: Mapped[str] = mapped_column(String(16), default="ocr")  # ocr/review/import/population
+    box_x0: Mapped[int | None] = mapped_column(Integer)
+    box_y0: Mapped[int | None] = mapped_column(Integer)
+    box_x1: Mapped[int | None] = mapped_column(Integer)
+    box_y1: Mapped[int | None] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(Text)  # why uncertain, for the reviewer
+    changed_by: Mapped[str | None] = mapped_column(String(64))  # user name; NULL for a stage
+    reason: Mapped[str | None] = mapped_column(Text)  # why this version was made
+    stage_run_id: Mapped[int | None] = mapped_column(ForeignKey("stage_runs.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    record: Mapped[Record] = relationship(back_populates="values")
+
+
+class Citizen(Base):
+    """A person of the population database extract."""
+
+    __tablename__ = "citizens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    citizen_id: Mapped[str] = mapped_column(String(12), unique=True)
+    full_name: Mapped[str] = mapped_column(String(256))
+    name_key: Mapped[str] = mapped_column(String(256), index=True)  # comparison key
+    name_folded: Mapped[str] = mapped_column(String(256), index=True)  # no diacritics
+    sex: Mapped[str | None] = mapped_column(String(1))
+    birth_date: Mapped[str | None] = mapped_column(String(10))  # ISO, partial allowed
+    birth_year: Mapped[int | None] = mapped_column(Integer, index=True)
+    birth_place: Mapped[str | None] = mapped_column(Text)
+    father_name: Mapped[str | None] = mapped_column(String(256))
+    mother_name: Mapped[str | None] = mapped_column(String(256))
+    source_file: Mapped[str | None] = mapped_column(String(512))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class Link(Base):
+    """A candidate or decided link between a record and a citizen."""
+
+    __tablename__ = "links"
+    __table_args__ = (UniqueConstraint("record_id", "citizen_pk"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("records.id", ondelete="CASCADE"), index=True)
+    citizen_pk: Mapped[int] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"), index=True)
+    score: Mapped[float] = mapped_column(Float)
+    # auto / needs_review / candidate / confirmed / rejected; confirmed and rejected are a
+    # person's decision and are never changed by a later `hotich match`
+    status: Mapped[str] = mapped_column(String(16))
+    rank: Mapped[int] = mapped_column(Integer, default=1)
+    explanation: Mapped[list | dict | None] = mapped_column(JSON)
+    stage_run_id: Mapped[int | None] = mapped_column(ForeignKey("stage_runs.id"))
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    citizen: Mapped[Citizen] = relationship()
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))  # reviewer / supervisor / admin
+    password_hash: Mapped[str | None] = mapped_column(String(256))
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(64))  # user name, or "system:<stage>"
+    action: Mapped[str] = mapped_column(String(64))
+    entity: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[str | None] = mapped_column(String(128))
+    detail: Mapped[dict | None] = mapped_column(JSON)
+
+
+class StageRun(Base):
+    """One run of one stage: what version with which parameters produced what outcome."""
+
+    __tablename__ = "stage_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stage: Mapped[str] = mapped_column(String(32), index=True)
+    version: Mapped[str] = mapped_column(String(32))
+    params_hash: Mapped[str] = mapped_column(String(64))
+    params: Mapped[dict | None] = mapped_column(JSON)
+    book_id: Mapped[int | None] = mapped_column(ForeignKey("books.id", ondelete="SET NULL"))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    outcome: Mapped[str] = mapped_column(String(16), default="running")  # running/ok/partial/failed
+    counts: Mapped[dict | None] = mapped_column(JSON)
+    message: Mapped[str | None] = mapped_column(Text)

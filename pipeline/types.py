@@ -1,0 +1,52 @@
+"""Plain data passed between stages: picklable, so a page can be processed on any worker.
+
+Nouns for data (STYLE.md): an ``OcrWord`` is what the engine saw, a ``FieldValue`` what the
+extract and clean stages made of one field, an ``ExtractedRecord`` one entry of a page, and a
+``PageResult`` everything a worker returns for one page for the driver to persist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in pixels of the stored page image
+FieldStatus = Literal["read", "uncertain", "illegible", "blank"]
+FieldSource = Literal["ocr", "review", "import", "population"]
+
+
+@dataclass(frozen=True)
+class OcrWord:
+    text: str
+    confidence: float  # 0..1
+    box: Box
+    line: tuple[int, int, int] = (0, 0, 0)  # Tesseract block, paragraph, line numbers
+
+
+@dataclass
+class FieldValue:
+    field: str
+    raw: str  # verbatim text read, NFC
+    value: str | None  # normalized value (None when blank or not understood)
+    status: FieldStatus
+    confidence: float
+    source: FieldSource = "ocr"
+    box: Box | None = None
+    note: str | None = None  # why it is uncertain, in Vietnamese, for the reviewer
+
+
+@dataclass
+class ExtractedRecord:
+    row: int  # 1-based position of the entry on its page, top to bottom
+    fields: dict[str, FieldValue]
+    box: Box | None = None  # the entry's region of the page
+
+
+@dataclass
+class PageResult:
+    page_id: int
+    records: list[ExtractedRecord] = field(default_factory=list)
+    words: list[OcrWord] = field(default_factory=list)
+    error: str | None = None  # one-line reason when the page failed
+    stage_versions: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
