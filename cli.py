@@ -1,1 +1,288 @@
-"""hotich CLI (placeholder until wired)."""
+"""hotich command line: parses arguments, calls pipeline.*, shows progress. No logic lives here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+import typer.core
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from pipeline.errors import HotichError
+from pipeline.settings import get_settings
+
+class HotichGroup(typer.core.TyperGroup):
+    """Turns a HotichError from any command into one line on stderr and its exit code.
+
+    Done here rather than in ``main`` so that CliRunner tests see exactly what a user sees.
+    """
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except HotichError as exc:
+            if VERBOSE:
+                raise
+            err_console.print(f"Lỗi: {exc}", soft_wrap=True)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            err_console.print("Đã dừng. Chạy lại cùng lệnh để tiếp tục.")
+            raise typer.Exit(130) from None
+
+
+app = typer.Typer(
+    cls=HotichGroup,
+    help="hotich — số hóa sổ hộ tịch trước 1990: quét, OCR, chuẩn hóa, đối chiếu dân cư, xuất dữ liệu.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,  # locals may hold citizens' personal data
+    add_completion=False,
+)
+population_app = typer.Typer(help="Dữ liệu dân cư (công dân) để đối chiếu.", no_args_is_help=True)
+records_app = typer.Typer(help="Bản ghi hộ tịch đã trích xuất.", no_args_is_help=True)
+app.add_typer(population_app, name="population")
+app.add_typer(records_app, name="records")
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+VERBOSE = False
+
+
+@app.callback()
+def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="In chi tiết lỗi (traceback).")):
+    global VERBOSE
+    VERBOSE = verbose
+
+
+def _db():
+    from pipeline.storage.db import make_engine
+
+    return make_engine(get_settings().database_url)
+
+
+def _ready_db():
+    """The database, created or upgraded first: every command works on a fresh workspace."""
+    from pipeline.storage.db import init_db
+
+    db = _db()
+    init_db(db)
+    return db
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=False)
+
+
+@app.command()
+def init():
+    """Tạo hoặc nâng cấp cơ sở dữ liệu."""
+    from pipeline.storage.db import current_revision, init_db
+
+    settings = get_settings()
+    db = _db()
+    init_db(db)
+    console.print(f"Cơ sở dữ liệu sẵn sàng (phiên bản lược đồ {current_revision(db)}): {db.url.render_as_string(hide_password=True)}")
+    console.print(f"Thư mục làm việc: {settings.home.resolve()}")
+
+
+@app.command()
+def ingest(
+    paths: list[Path] = typer.Argument(..., help="Tệp PDF, TIFF, JPEG, PNG hoặc thư mục."),
+    template: str = typer.Option(..., "--template", help="Tên mẫu sổ, ví dụ birth_form, birth_ledger."),
+    commune: str = typer.Option(..., "--commune", help="Xã / phường / thị trấn."),
+    district: str = typer.Option(..., "--district", help="Huyện / quận / thị xã."),
+    province: str = typer.Option(..., "--province", help="Tỉnh / thành phố."),
+    year: str = typer.Option(..., "--year", help="Năm của sổ (1978) hoặc khoảng năm (1976-1980)."),
+    volume: str = typer.Option(..., "--volume", help="Quyển số."),
+    book_id: Optional[str] = typer.Option(None, "--book-id", help="Mã sổ của kho lưu trữ (tự tạo nếu bỏ trống)."),
+):
+    """Đăng ký một quyển sổ và nhập các tệp quét của nó (mỗi tệp lưu một lần theo mã băm)."""
+    from pipeline.ingest import BookInfo, expand_paths, ingest_files
+
+    settings = get_settings()
+    db = _ready_db()
+    info = BookInfo(template, commune, district, province, year, volume, book_id)
+    files = expand_paths(paths)
+    with _progress() as progress:
+        task = progress.add_task("Nhập tệp quét", total=len(files))
+
+        def on_file(path: Path, error: str | None) -> None:
+            if error:
+                progress.console.print(f"[red]LỖI[/red] {error}")
+            progress.advance(task)
+
+        outcome = ingest_files(db, settings, info, files, on_file=on_file)
+    console.print(
+        f"Sổ {outcome.book_code}: thêm {outcome.added_files} tệp, {outcome.added_pages} trang; "
+        f"{outcome.already_present} tệp đã có; {len(outcome.failures)} tệp lỗi."
+    )
+    if outcome.failures:
+        console.print("Tệp lỗi đã được ghi lại; sửa tệp rồi chạy lại cùng lệnh để thử lại.")
+        raise typer.Exit(1)
+
+
+@app.command()
+def process(
+    book: Optional[str] = typer.Option(None, "--book", help="Chỉ xử lý sổ này (mã sổ)."),
+    workers: int = typer.Option(None, "--workers", help="Số tiến trình OCR song song (0: chạy tuần tự trong tiến trình này)."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Địa chỉ bộ điều phối Dask có sẵn, ví dụ tcp://10.0.0.5:8786."),
+):
+    """Tiền xử lý → OCR → trích xuất → chuẩn hóa các trang chưa xong; chạy lại để tiếp tục."""
+    from pipeline.ocr.tesseract import check_tesseract
+    from pipeline.process import process_books
+    from pipeline.scans import require_poppler
+
+    settings = get_settings()
+    check_tesseract()
+    require_poppler()
+    db = _ready_db()
+    summary = _run_process(db, settings, book=book, workers=settings.workers if workers is None else workers,
+                           scheduler=scheduler)
+    if summary.failed:
+        raise typer.Exit(1)
+
+
+def _run_process(db, settings, **kwargs):
+    from pipeline.process import process_books
+
+    with _progress() as progress:
+        task = progress.add_task("Xử lý trang", total=None)
+
+        def on_start(total: int, executor: str) -> None:
+            progress.update(task, total=total, description=f"Xử lý trang ({executor})" if executor else "Xử lý trang")
+
+        def on_page(result) -> None:
+            if result.error:
+                progress.console.print(f"[red]LỖI[/red] {result.error}")
+            progress.advance(task)
+
+        summary = process_books(db, settings, on_start=on_start, on_page=on_page, **kwargs)
+    reasons = "; ".join(f"{n} × {reason}" for reason, n in summary.failed_by_reason.most_common())
+    console.print(f"Xong: {summary.succeeded} trang thành công, {summary.failed} trang lỗi"
+                  f"{' (' + reasons + ')' if reasons else ''}; {summary.records} bản ghi mới.")
+    return summary
+
+
+@population_app.command("import")
+def population_import(
+    file: Path = typer.Argument(..., help="Tệp CSV hoặc XLSX."),
+    map_: list[str] = typer.Option([], "--map", help="Ánh xạ tiêu đề: COT=truong (lặp lại được)."),
+):
+    """Nhập dữ liệu dân cư (công dân); nhập lại cùng tệp không thay đổi gì."""
+    from pipeline.match.population import import_population, parse_mapping
+
+    db = _ready_db()
+    mapping = parse_mapping(map_)
+    with _progress() as progress:
+        task = progress.add_task("Nhập dân cư (dòng)", total=None)
+        outcome = import_population(db, file, mapping=mapping, on_chunk=lambda n: progress.advance(task, n))
+    for line in outcome.errors[:20]:
+        err_console.print(f"[yellow]Bỏ qua[/yellow] {line}")
+    if outcome.error_count > 20:
+        err_console.print(f"... và {outcome.error_count - 20} dòng lỗi khác")
+    console.print(f"{outcome.file}: {outcome.rows} dòng, thêm {outcome.inserted}, cập nhật {outcome.updated}, "
+                  f"không đổi {outcome.unchanged}, bỏ qua {outcome.error_count} dòng lỗi (mã hóa {outcome.encoding}).")
+
+
+@app.command()
+def match(book: Optional[str] = typer.Option(None, "--book", help="Chỉ đối chiếu sổ này.")):
+    """Đối chiếu bản ghi khai sinh với dữ liệu dân cư."""
+    from pipeline.match.simple import match_books
+
+    summary = match_books(_ready_db(), book_code=book)
+    console.print(f"{summary.records} bản ghi: {summary.auto} liên kết tự động, {summary.review} cần xem xét, "
+                  f"{summary.no_match} không tìm thấy; giữ nguyên {summary.kept_decisions} quyết định của người duyệt.")
+
+
+@records_app.command("export")
+def records_export(
+    file: Path = typer.Argument(..., help="Tệp .csv hoặc .xlsx."),
+    book: Optional[str] = typer.Option(None, "--book", help="Chỉ xuất sổ này."),
+    status: Optional[str] = typer.Option(None, "--status", help="Chỉ xuất bản ghi có trạng thái này."),
+    field_status: bool = typer.Option(False, "--field-status", help="Thêm cột <trường>_status."),
+):
+    """Xuất bản ghi theo các cột chuẩn (SPEC §4)."""
+    from pipeline.export.records import export_records
+
+    n = export_records(_ready_db(), file, book_code=book, status=status, field_status=field_status)
+    console.print(f"Đã xuất {n} bản ghi vào {file}")
+
+
+@app.command()
+def status():
+    """Tiến độ từng quyển sổ: trang, bản ghi, liên kết, lỗi."""
+    from pipeline.status import book_statuses
+
+    books = book_statuses(_ready_db())
+    if not books:
+        console.print("Chưa có sổ nào. Dùng `hotich ingest` để nhập sổ.")
+        return
+    table = Table(title="Tiến độ số hóa")
+    for column in ("Sổ", "Loại", "Năm", "Trang", "Xong", "Lỗi", "Chờ", "Bản ghi", "Cần duyệt", "Liên kết"):
+        table.add_column(column, justify="right" if column not in ("Sổ", "Loại") else "left")
+    for b in books:
+        table.add_row(b.book_code, b.book_type, b.year, str(b.pages), str(b.pages_done), str(b.pages_failed),
+                      str(b.pages_pending), str(b.records), str(b.records_by_status.get("needs_review", 0)),
+                      str(b.linked))
+    console.print(table)
+    for b in books:
+        for failure in b.failures:
+            console.print(f"[red]{b.book_code}[/red] {failure}")
+
+
+@app.command()
+def demo(
+    workers: int = typer.Option(2, "--workers", help="Số tiến trình OCR song song."),
+    seed: int = typer.Option(2026, "--seed", help="Hạt giống sinh sổ mẫu."),
+):
+    """Tạo sổ mẫu và dữ liệu dân cư mẫu, chạy toàn bộ chuỗi xử lý và báo độ chính xác."""
+    from pipeline.demo import run_demo
+    from pipeline.ocr.tesseract import check_tesseract
+    from pipeline.scans import require_poppler
+
+    settings = get_settings()
+    check_tesseract()
+    require_poppler()
+    db = _db()
+    with _progress() as progress:
+        task = progress.add_task("Xử lý trang", total=None)
+
+        def on_start(total: int, executor: str) -> None:
+            progress.update(task, total=total, description=f"Xử lý trang ({executor})")
+
+        def on_page(result) -> None:
+            if result.error:
+                progress.console.print(f"[red]LỖI[/red] {result.error}")
+            progress.advance(task)
+
+        outcome = run_demo(db, settings, workers=workers, seed=seed, say=progress.console.print,
+                           on_process_start=on_start, on_page=on_page)
+    table = Table(title="Kết quả chạy thử so với dữ liệu gốc")
+    for column in ("Sổ", "Kiểu", "Trang", "Bản ghi", "Trường đúng", "Trường có chữ đúng", "Bản ghi đúng hết", "Liên kết tự động (đúng)"):
+        table.add_column(column)
+    for b in outcome.books:
+        a = b.accuracy
+        links = f"{b.links.auto_links} ({b.links.auto_right})" if b.links else "—"
+        table.add_row(b.book_code, b.layout, str(b.pages), f"{a.records_found}/{a.records}",
+                      f"{a.field_accuracy:.1%}", f"{a.nonempty_accuracy:.1%}", f"{a.records_all_right}/{a.records}", links)
+    console.print(table)
+    total = outcome.accuracy
+    console.print(f"Độ chính xác trường (giá trị chuẩn hóa): {total.field_accuracy:.1%} trên {total.fields} trường; "
+                  f"trường có chữ: {total.nonempty_accuracy:.1%}.")
+    worst = ", ".join(f"{name} ({n})" for name, n in total.wrong_by_field.most_common(5))
+    if worst:
+        console.print(f"Trường sai nhiều nhất: {worst}")
+    console.print(f"Đã xuất {outcome.exported} bản ghi: {outcome.export_path}")
+    console.print("Xem tiến độ: hotich status")
+
+
+def main() -> None:
+    """Console entry point (`hotich`)."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

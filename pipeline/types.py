@@ -50,3 +50,5 @@ class PageResult:
     error: str | None = None  # one-line reason when the page failed
     stage_versions: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
+    width: int | None = None  # of the rendered image that boxes refer to
+    height: int | None = None

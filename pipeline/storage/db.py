@@ -1,37 +1,200 @@
-"""Engine and session helpers; `init_db` creates or upgrades the schema.
+"""Engines, sessions and schema upgrades (Alembic, run in code) for SQLite and PostgreSQL.
 
-INTERIM: init_db uses create_all until the Alembic migrations land (storage helper replaces it).
+``init_db`` is what ``hotich init`` runs: it creates an empty database or upgrades an older
+one to the newest migration, and does nothing when the schema is already current.
+
+    >>> engine = make_engine("sqlite:///data/hotich.db")
+    >>> init_db(engine)
+    >>> schema_is_current(engine)
+    True
+    >>> with session_scope(engine) as session:
+    ...     session.add(Book(...))          # committed when the block ends
 """
 
 from __future__ import annotations
 
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Iterator
 
-from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
+from sqlalchemy import create_engine, event, inspect, text
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from pipeline.errors import StorageError
 from pipeline.settings import get_settings
-from pipeline.storage.models import Base
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+#: The revision whose schema the pre-Alembic ``create_all`` produced; such databases are
+#: stamped with it instead of being created again.
+BASELINE_REVISION = "0001"
+#: Arbitrary key of the PostgreSQL advisory lock that serialises concurrent ``init_db`` runs.
+_PG_LOCK_KEY = 0x686F7469  # "hoti"
+
+
+def display_url(url: str | URL) -> str:
+    """The URL as a user may see it: the password left out entirely (not even ``***``)."""
+    url = make_url(url)
+    return url._replace(password=None).render_as_string(hide_password=False)
 
 
 def make_engine(url: str | None = None) -> Engine:
-    url = url or get_settings().database_url
-    engine = create_engine(url, future=True)
+    """An engine for ``url`` (default: settings), with the SQLite file's folder created.
+
+    SQLite gets foreign keys, WAL (readers never block the writer), a generous busy
+    timeout (a review server and a batch share one file), and real transactions:
+    pysqlite by default only BEGINs before a write, which breaks SAVEPOINT and lets
+    reads of one transaction see other writers' commits, so BEGIN is issued ourselves.
+    """
+    url_obj = make_url(url or get_settings().database_url)
+    if url_obj.get_backend_name() == "sqlite":
+        _ensure_sqlite_folder(url_obj)
+    engine = create_engine(url_obj, pool_pre_ping=url_obj.get_backend_name() != "sqlite")
     if engine.dialect.name == "sqlite":
+
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):
+            dbapi_conn.isolation_level = None  # we BEGIN ourselves, see _sqlite_begin
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn):
+            conn.exec_driver_sql("BEGIN")
+
     return engine
 
 
+def _ensure_sqlite_folder(url: URL) -> None:
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    folder = Path(database).expanduser().parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StorageError(
+            f"Không tạo được thư mục chứa cơ sở dữ liệu {folder} ({exc.strerror})"
+        ) from exc
+
+
+def _alembic_config(connection: Connection | None = None) -> Config:
+    """Alembic's config built in code, so no alembic.ini has to ship or be found at runtime."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    """The newest migration this version of hotich knows."""
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def _unreachable(engine: Engine, exc: Exception) -> StorageError:
+    # The driver's own text is multi-line and may echo the password; keep the first line,
+    # in the exception chain, for `-v` only.
+    return StorageError(
+        f"Không kết nối được cơ sở dữ liệu {display_url(engine.url)}",
+        hint="kiểm tra HOTICH_DB_URL và máy chủ cơ sở dữ liệu",
+    )
+
+
+@contextmanager
+def _connect(engine: Engine, *, begin: bool) -> Iterator[Connection]:
+    """A connection whose connect failure becomes a one-line StorageError."""
+    try:
+        conn = engine.connect()
+    except (OperationalError, DBAPIError) as exc:
+        raise _unreachable(engine, exc) from exc
+    with conn:
+        if begin:
+            with conn.begin():
+                yield conn
+        else:
+            yield conn
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The migration the database is at; None for an empty (never initialised) database."""
+    with _connect(engine, begin=False) as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def schema_is_current(engine: Engine) -> bool:
+    """True when the database is at the newest migration (what `hotich status` shows)."""
+    return current_revision(engine) == head_revision()
+
+
+def require_current_schema(engine: Engine) -> None:
+    """Raise StorageError unless the schema is current; commands call this before work.
+
+    Running on an old schema would fail later with an obscure SQL error in mid-batch.
+    """
+    rev = current_revision(engine)
+    head = head_revision()
+    if rev == head:
+        return
+    if rev is None:
+        raise StorageError(
+            f"Cơ sở dữ liệu {display_url(engine.url)} chưa được khởi tạo",
+            hint="chạy `hotich init`",
+        )
+    if not _is_known(rev):
+        raise _too_new(engine, rev)
+    raise StorageError(
+        f"Cơ sở dữ liệu {display_url(engine.url)} cần nâng cấp (phiên bản {rev}, mới nhất {head})",
+        hint="chạy `hotich init`",
+    )
+
+
+def _is_known(rev: str) -> bool:
+    try:
+        return ScriptDirectory.from_config(_alembic_config()).get_revision(rev) is not None
+    except CommandError:
+        return False
+
+
+def _too_new(engine: Engine, rev: str) -> StorageError:
+    return StorageError(
+        f"Cơ sở dữ liệu {display_url(engine.url)} ở phiên bản {rev}, mới hơn bản hotich này",
+        hint="cập nhật hotich",
+    )
+
+
 def init_db(engine: Engine) -> None:
-    Base.metadata.create_all(engine)
+    """Create the schema or upgrade it to the newest migration; a no-op when current.
+
+    Concurrent runs on PostgreSQL are serialised by an advisory lock held for the
+    transaction; on SQLite the migration's own write lock does the same. DDL is
+    transactional on both back-ends here, so a failed upgrade leaves the old schema.
+    A database made by the interim ``create_all`` (tables, no alembic_version) is
+    stamped with the baseline revision rather than created a second time.
+    """
+    with _connect(engine, begin=True) as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+        rev = MigrationContext.configure(conn).get_current_revision()
+        if rev == head_revision():
+            return
+        if rev is not None and not _is_known(rev):
+            raise _too_new(engine, rev)
+        config = _alembic_config(conn)
+        if rev is None and inspect(conn).has_table("books"):
+            command.stamp(config, BASELINE_REVISION)
+        command.upgrade(config, "head")
 
 
 @contextmanager

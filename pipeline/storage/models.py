@@ -24,9 +24,11 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    MetaData,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -35,8 +37,19 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+#: Explicit constraint names, so that later migrations can drop or alter a constraint by name
+#: on both back-ends (SQLite batch mode cannot address an unnamed constraint).
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
 class Base(DeclarativeBase):
-    pass
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
 class Book(Base):
@@ -142,6 +155,15 @@ class FieldValue(Base):
     __table_args__ = (
         UniqueConstraint("record_id", "field", "version"),
         Index("ix_field_values_current", "record_id", "is_current"),
+        # At most one current version per field, whatever the writers do (partial index).
+        Index(
+            "uq_field_values_one_current",
+            "record_id",
+            "field",
+            unique=True,
+            sqlite_where=text("is_current"),
+            postgresql_where=text("is_current"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,0 +1,165 @@
+"""The process stage driver: hands pending pages to workers and alone writes their results.
+
+Resumable by construction: a page's records, field values and its ``done`` status are written
+in one transaction, so a run killed at any moment leaves every page either fully done or still
+pending, and running the same command again finishes the book with no duplicate. Failed pages
+are retried by the next run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterator
+
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+
+from pipeline.executor import open_executor
+from pipeline.errors import NotFound
+from pipeline.ocr.tesseract import words_to_tsv
+from pipeline.scans import single_page_bytes
+from pipeline.settings import Settings
+from pipeline.storage.db import session_scope
+from pipeline.storage.models import Book, Page, Record, StageRun
+from pipeline.storage.models import FieldValue as FieldValueRow
+from pipeline.templates import load_template
+from pipeline.types import PageResult
+from pipeline.worker import PageTask, process_page, stage_versions
+
+
+@dataclass
+class ProcessSummary:
+    succeeded: int = 0
+    failed: int = 0
+    records: int = 0
+    failed_by_reason: Counter = field(default_factory=Counter)
+    executor: str = ""
+    stage_run_id: int | None = None
+
+
+def _pending_pages(db: Engine, book_code: str | None) -> list[tuple[int, int]]:
+    """(page id, book id) of pages not yet done, in book and page order."""
+    with session_scope(db) as session:
+        query = select(Page.id, Page.book_id).where(Page.status != "done")
+        if book_code:
+            book = session.scalar(select(Book).where(Book.book_code == book_code))
+            if book is None:
+                raise NotFound(f"Không có sổ '{book_code}'")
+            query = query.where(Page.book_id == book.id)
+        return list(session.execute(query.order_by(Page.book_id, Page.page_no)).tuples())
+
+
+def _tasks(db: Engine, settings: Settings, page_ids: list[int]) -> Iterator[PageTask]:
+    """Built lazily, one page at a time, so only the pages in flight are in memory."""
+    templates: dict[str, object] = {}
+    for page_id in page_ids:
+        with session_scope(db) as session:
+            page = session.get(Page, page_id)
+            book, source = page.book, page.source_file
+            template = templates.setdefault(book.template, load_template(book.template))
+            path = Path(source.stored_path)
+            if not path.is_absolute():
+                path = settings.home / path
+            name = f"{source.original_name} trang {page.index_in_file + 1}"
+            try:
+                data = single_page_bytes(path, source.media_type, page.index_in_file)
+            except Exception:  # noqa: BLE001 - the worker reports the unreadable page
+                data = b""
+            yield PageTask(page_id=page.id, name=name, media_type=source.media_type, data=data,
+                           template=template, book_year=book.year_from, dpi=settings.render_dpi,
+                           max_pixels=settings.max_pixels)
+
+
+def _reason(error: str) -> str:
+    """The part of a one-line error after the file name, to count failures by kind."""
+    return error.split(": ", 1)[-1]
+
+
+def persist_result(db: Engine, result: PageResult, stage_run_id: int | None) -> int:
+    """Write one page's outcome in one transaction; returns the number of records written."""
+    with session_scope(db) as session:
+        page = session.get(Page, result.page_id)
+        if page is None or page.status == "done":
+            return 0  # done by an earlier or concurrent run: never duplicate
+        page.attempts += 1
+        if result.error:
+            page.status, page.stage, page.error = "failed", "process", result.error
+            return 0
+        book = page.book
+        for extracted in result.records:
+            box = extracted.box or (None, None, None, None)
+            fields = extracted.fields
+            from pipeline.clean import record_confidence, record_status
+
+            record = Record(
+                record_key=f"{book.book_code}-p{page.page_no:04d}-r{extracted.row:02d}",
+                book_id=book.id, page_id=page.id, row=extracted.row, record_type=book.book_type,
+                source="ocr", status=record_status(fields), confidence=record_confidence(fields),
+                box_x0=box[0], box_y0=box[1], box_x1=box[2], box_y1=box[3],
+            )
+            session.add(record)
+            session.flush()
+            for name, fv in fields.items():
+                fbox = fv.box or (None, None, None, None)
+                session.add(FieldValueRow(
+                    record_id=record.id, field=name, version=1, is_current=True, raw=fv.raw,
+                    value=fv.value, status=fv.status, confidence=fv.confidence, source=fv.source,
+                    box_x0=fbox[0], box_y0=fbox[1], box_x1=fbox[2], box_y1=fbox[3], note=fv.note,
+                    stage_run_id=stage_run_id, reason="ocr",
+                ))
+        page.status, page.stage, page.error = "done", "clean", None
+        page.width, page.height, page.dpi = result.width, result.height, None
+        page.ocr_words = words_to_tsv(result.words)
+        return len(result.records)
+
+
+def process_books(
+    db: Engine,
+    settings: Settings,
+    *,
+    book_code: str | None = None,
+    workers: int = 2,
+    scheduler: str | None = None,
+    on_start: Callable[[int, str], None] | None = None,
+    on_page: Callable[[PageResult], None] | None = None,
+) -> ProcessSummary:
+    """Run preprocess → OCR → extract → clean on every page not yet done."""
+    pages = _pending_pages(db, book_code)
+    summary = ProcessSummary()
+    params = {"workers": workers, "dpi": settings.render_dpi, "versions": stage_versions()}
+    params_hash = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
+    with session_scope(db) as session:
+        run = StageRun(stage="process", version="+".join(f"{k}{v}" for k, v in stage_versions().items()),
+                       params_hash=params_hash, params=params)
+        session.add(run)
+        session.flush()
+        summary.stage_run_id = run.id
+    if pages:
+        with open_executor(workers, scheduler, settings.worker_memory) as executor:
+            summary.executor = executor.description
+            if on_start:
+                on_start(len(pages), executor.description)
+            tasks = _tasks(db, settings, [page_id for page_id, _ in pages])
+            for result in executor.imap_unordered(process_page, tasks):
+                written = persist_result(db, result, summary.stage_run_id)
+                if result.error:
+                    summary.failed += 1
+                    summary.failed_by_reason[_reason(result.error)] += 1
+                else:
+                    summary.succeeded += 1
+                    summary.records += written
+                if on_page:
+                    on_page(result)
+    elif on_start:
+        on_start(0, "")
+    with session_scope(db) as session:
+        run = session.get(StageRun, summary.stage_run_id)
+        run.finished_at = datetime.now(timezone.utc)
+        run.outcome = "ok" if summary.failed == 0 else ("failed" if summary.succeeded == 0 else "partial")
+        run.counts = {"succeeded": summary.succeeded, "failed": summary.failed, "records": summary.records}
+    return summary
