@@ -1,0 +1,174 @@
+"""Builds a whole generated book (PNG pages, PDF, truth.json) from a seed, byte for byte repeatable."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from pipeline.errors import BadInput
+from pipeline.samplegen.content import draw_book_context, draw_entry, pick
+from pipeline.samplegen.degrade import DPI, LEVELS, degrade_page, transform_box
+from pipeline.samplegen.fonts import HAND_FONTS, LABEL_FONT, TITLE_FONT, TYPEWRITER_FONTS
+from pipeline.samplegen.render import (Hand, ValueWriter, render_form_page,
+                                       render_ledger_page)
+from pipeline.samplegen.truth import GENERATOR_VERSION, BookTruth, TruthField, TruthRecord
+from pipeline.templates import load_template
+
+FACES = ("typewriter", "hand")
+#: Dark blue, purple and black-ish inks of fountain and ballpoint pens.
+HAND_INKS = ((22, 38, 120), (52, 30, 105), (30, 30, 40), (18, 55, 140))
+#: (size in px at 300 dpi is scaled by dpi/300.)
+PNG_COMPRESS = 1
+
+
+@dataclass(frozen=True)
+class BookSpec:
+    """What book to make. ``None`` place/year/volume are drawn from the seed.
+
+    >>> BookSpec(seed=7, template="birth_ledger", pages=2, degradation="heavy", face="hand")
+    """
+
+    seed: int
+    template: str = "birth_form"
+    pages: int = 3
+    degradation: str = "clean"
+    face: str = "typewriter"
+    commune: str | None = None
+    district: str | None = None
+    province: str | None = None
+    year: int | None = None
+    volume: int | str | None = None
+
+
+def _rng(spec: BookSpec, *stream: int) -> np.random.Generator:
+    # Independent streams: changing the degradation level must not change who is in the book.
+    return np.random.default_rng([spec.seed, *stream])
+
+
+def _writer(spec: BookSpec, layout_cfg: dict, dpi: int) -> ValueWriter:
+    rng = _rng(spec, 1)
+    if spec.face == "typewriter":
+        font = pick(rng, TYPEWRITER_FONTS)
+        ink = pick(rng, [(20, 20, 24), (34, 32, 40), (40, 30, 60)])
+        return ValueWriter("typewriter", font, layout_cfg["typewriter_pt"] * dpi / 72, _rng(spec, 3),
+                           ink=ink)
+    font = pick(rng, HAND_FONTS)
+    hand = Hand(slant=float(rng.uniform(0.05, 0.28)), size_jitter=float(rng.uniform(0.03, 0.06)),
+                baseline_jitter=float(rng.uniform(0.02, 0.05)), ink=pick(rng, HAND_INKS))
+    return ValueWriter("hand", font, layout_cfg["hand_pt"] * dpi / 72, _rng(spec, 3), hand=hand)
+
+
+def _save_pdf(images: list[Image.Image], path: Path, dpi: int) -> None:
+    # Fixed metadata: Pillow would otherwise put the file name (and so the output folder) in it.
+    first, rest = images[0], images[1:]
+    first.save(path, "PDF", save_all=True, append_images=rest, resolution=float(dpi),
+               title="hotich sample book", author="hotich samplegen", producer="hotich",
+               creator="hotich", creationDate=None, modDate=None, quality=85)
+
+
+def generate_book(spec: BookSpec, out_dir: Path) -> BookTruth:
+    """Write ``book.pdf``, ``pages/page-NNN.png`` and ``truth.json`` under ``out_dir``.
+
+    >>> truth = generate_book(BookSpec(seed=7), Path("/tmp/book7"))
+    >>> truth.records[0].fields["full_name"].value
+    """
+    from pipeline.samplegen.content import lexicon
+
+    if spec.degradation not in LEVELS:
+        raise BadInput(f"Mức xuống cấp không hợp lệ: {spec.degradation}", hint=", ".join(LEVELS))
+    if spec.face not in FACES:
+        raise BadInput(f"Kiểu chữ không hợp lệ: {spec.face}", hint=", ".join(FACES))
+    if spec.pages < 1:
+        raise BadInput(f"Số trang phải ≥ 1: {spec.pages}")
+    template = load_template(spec.template)
+    dpi = DPI[spec.degradation]
+    layout_cfg = lexicon("layout")[template.layout]
+    out_dir = Path(out_dir)
+    (out_dir / "pages").mkdir(parents=True, exist_ok=True)
+    for stale in (out_dir / "pages").glob("page-*.png"):  # a longer earlier run into this folder
+        stale.unlink()
+
+    content_rng = _rng(spec, 0)
+    ctx = draw_book_context(content_rng, commune=spec.commune, district=spec.district,
+                            province=spec.province, year=spec.year, volume=spec.volume,
+                            typewriter=spec.face == "typewriter")
+    book = {"commune": ctx.commune, "district": ctx.district, "province": ctx.province,
+            "year": ctx.year, "volume": ctx.volume, "book_type": template.book_type,
+            "template": template.name, "layout": template.layout}
+    writer = _writer(spec, layout_cfg, dpi)
+    ditto_rng = _rng(spec, 4)
+
+    timings = []
+    cleans, placed_pages = [], []
+    previous = None
+    for page_no in range(1, spec.pages + 1):
+        t0 = time.process_time()
+        entries = []
+        for _ in range(template.entries_per_page):
+            previous = draw_entry(ctx, content_rng, previous)
+            entries.append(previous)
+        if template.layout == "form":
+            img, placed = render_form_page(template, book, entries, page_no, dpi, writer)
+        else:
+            img, placed = render_ledger_page(template, book, entries, page_no, dpi, writer,
+                                             ditto_rng)
+        cleans.append(img)
+        placed_pages.append((entries, placed))
+        timings.append(time.process_time() - t0)
+
+    pages, records, finals, params = [], [], [], []
+    for i, (img, (entries, placed)) in enumerate(zip(cleans, placed_pages)):
+        page_no = i + 1
+        t0 = time.process_time()
+        reverse = cleans[(i + 1) % len(cleans)] if len(cleans) > 1 else None
+        boxes = [b for cell in placed for (_, _, b) in cell.values() if b]
+        result = degrade_page(img, spec.degradation, _rng(spec, 2, page_no), reverse, boxes)
+        final = result.image
+        w, h = final.size
+        rel = f"pages/page-{page_no:03d}.png"
+        final.save(out_dir / rel, "PNG", compress_level=PNG_COMPRESS, dpi=(dpi, dpi))
+        finals.append(final)
+        params.append(result.params)
+        pages.append({"page": page_no, "image": rel, "width": w, "height": h, "dpi": dpi})
+        for row, (entry, cell) in enumerate(zip(entries, placed), start=1):
+            fields = {
+                f: TruthField(text=cell[f][0] if f in cell else "",
+                              value=cell[f][1] if f in cell else None,
+                              box=transform_box(cell[f][2], result.matrix, w, h) if f in cell else None)
+                for f in template.fields
+            }
+            records.append(TruthRecord(page=page_no, row=row, record_key=f"p{page_no:03d}-r{row:02d}",
+                                       fields=fields, citizen_hint=entry["hint"]))
+        timings[i] += time.process_time() - t0
+
+    _save_pdf(finals, out_dir / "book.pdf", dpi)
+    truth = BookTruth(book=book, pages=pages, records=records, generator={
+        "name": "pipeline.samplegen", "version": GENERATOR_VERSION, "spec": asdict(spec),
+        "fonts": {"labels": LABEL_FONT, "title": TITLE_FONT, "values": writer.font_name},
+        "degradation": params,
+    })
+    (out_dir / "truth.json").write_text(truth.to_json(), encoding="utf-8")
+    # CPU seconds per page (render + ageing + PNG), for benchmarks; not in truth.json because it
+    # would break byte-for-byte repeatability.
+    truth.timings = timings  # type: ignore[attr-defined]
+    return truth
+
+
+def generate_demo_set(out_dir: Path, seed: int = 1) -> list[BookTruth]:
+    """Two small books (form and ledger, 3 pages, typed, moderately aged) plus their population.
+
+    >>> truths = generate_demo_set(Path("/tmp/demo"), seed=1)   # /tmp/demo/{form,ledger,population}
+    """
+    from pipeline.samplegen.population import generate_population
+
+    out_dir = Path(out_dir)
+    form = generate_book(BookSpec(seed=seed, template="birth_form", pages=3,
+                                  degradation="clean", face="typewriter"), out_dir / "form")
+    ledger = generate_book(BookSpec(seed=seed + 1, template="birth_ledger", pages=3,
+                                    degradation="moderate", face="typewriter"), out_dir / "ledger")
+    generate_population([form, ledger], out_dir / "population", seed=seed)
+    return [form, ledger]
