@@ -1,15 +1,4 @@
-"""Engines, sessions and schema upgrades (Alembic, run in code) for SQLite and PostgreSQL.
-
-``init_db`` is what ``hotich init`` runs: it creates an empty database or upgrades an older
-one to the newest migration, and does nothing when the schema is already current.
-
-    >>> engine = make_engine("sqlite:///data/hotich.db")
-    >>> init_db(engine)
-    >>> schema_is_current(engine)
-    True
-    >>> with session_scope(engine) as session:
-    ...     session.add(Book(...))          # committed when the block ends
-"""
+"""Engines, sessions and schema upgrades (Alembic, run in code) for SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -36,6 +25,8 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 BASELINE_REVISION = "0001"
 #: Arbitrary key of the PostgreSQL advisory lock that serialises concurrent ``init_db`` runs.
 _PG_LOCK_KEY = 0x686F7469  # "hoti"
+#: Execution option asking for BEGIN IMMEDIATE on SQLite (ignored elsewhere).
+_WRITE_LOCK = "hotich_sqlite_write_lock"
 
 
 def display_url(url: str | URL) -> str:
@@ -69,7 +60,10 @@ def make_engine(url: str | None = None) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):
-            conn.exec_driver_sql("BEGIN")
+            # BEGIN IMMEDIATE takes the write lock up front (waiting up to busy_timeout);
+            # a plain BEGIN that reads first cannot write once another writer committed.
+            immediate = conn.get_execution_options().get(_WRITE_LOCK, False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
 
@@ -87,8 +81,13 @@ def _ensure_sqlite_folder(url: URL) -> None:
         ) from exc
 
 
-def _alembic_config(connection: Connection | None = None) -> Config:
-    """Alembic's config built in code, so no alembic.ini has to ship or be found at runtime."""
+def alembic_config(connection: Connection | None = None) -> Config:
+    """Alembic's config built in code, so no alembic.ini has to ship or be found at runtime.
+
+    Also what a developer uses to write the next migration, e.g.
+    ``command.revision(alembic_config(conn), "add x", rev_id="0002", autogenerate=True)``
+    inside ``with make_engine(url).begin() as conn`` (then check the script by hand).
+    """
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     if connection is not None:
@@ -98,7 +97,7 @@ def _alembic_config(connection: Connection | None = None) -> Config:
 
 def head_revision() -> str:
     """The newest migration this version of hotich knows."""
-    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None
     return head
 
@@ -119,6 +118,8 @@ def _connect(engine: Engine, *, begin: bool) -> Iterator[Connection]:
         conn = engine.connect()
     except (OperationalError, DBAPIError) as exc:
         raise _unreachable(engine, exc) from exc
+    if begin:
+        conn = conn.execution_options(**{_WRITE_LOCK: True})
     with conn:
         if begin:
             with conn.begin():
@@ -162,7 +163,7 @@ def require_current_schema(engine: Engine) -> None:
 
 def _is_known(rev: str) -> bool:
     try:
-        return ScriptDirectory.from_config(_alembic_config()).get_revision(rev) is not None
+        return ScriptDirectory.from_config(alembic_config()).get_revision(rev) is not None
     except CommandError:
         return False
 
@@ -177,11 +178,16 @@ def _too_new(engine: Engine, rev: str) -> StorageError:
 def init_db(engine: Engine) -> None:
     """Create the schema or upgrade it to the newest migration; a no-op when current.
 
-    Concurrent runs on PostgreSQL are serialised by an advisory lock held for the
-    transaction; on SQLite the migration's own write lock does the same. DDL is
+    Concurrent runs are serialised: on PostgreSQL by an advisory lock held for the
+    transaction, on SQLite by taking the write lock at BEGIN. DDL is
     transactional on both back-ends here, so a failed upgrade leaves the old schema.
     A database made by the interim ``create_all`` (tables, no alembic_version) is
     stamped with the baseline revision rather than created a second time.
+
+        >>> engine = make_engine()          # $HOTICH_DB_URL or $HOTICH_HOME/hotich.db
+        >>> init_db(engine); init_db(engine)  # the second call does nothing
+        >>> schema_is_current(engine)
+        True
     """
     with _connect(engine, begin=True) as conn:
         if conn.dialect.name == "postgresql":
@@ -191,16 +197,26 @@ def init_db(engine: Engine) -> None:
             return
         if rev is not None and not _is_known(rev):
             raise _too_new(engine, rev)
-        config = _alembic_config(conn)
+        config = alembic_config(conn)
         if rev is None and inspect(conn).has_table("books"):
             command.stamp(config, BASELINE_REVISION)
         command.upgrade(config, "head")
 
 
 @contextmanager
-def session_scope(engine: Engine) -> Iterator[Session]:
-    """A transaction: committed when the block ends, rolled back on error."""
-    factory = sessionmaker(engine, expire_on_commit=False)
+def session_scope(engine: Engine, *, write_lock: bool = False) -> Iterator[Session]:
+    """A transaction: committed when the block ends, rolled back on error.
+
+    ``write_lock=True`` is for short transactions that read and then write while other
+    processes write too (a reviewer saving while a batch runs): on SQLite it takes the
+    write lock at BEGIN, so the transaction waits its turn instead of failing with
+    "database is locked". Other back-ends ignore it.
+
+        >>> with session_scope(engine) as session:
+        ...     session.add(book)             # committed when the block ends
+    """
+    bind = engine.execution_options(**{_WRITE_LOCK: True}) if write_lock else engine
+    factory = sessionmaker(bind, expire_on_commit=False)
     with factory() as session:
         with session.begin():
             yield session

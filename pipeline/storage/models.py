@@ -31,10 +31,37 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
 
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """``DateTime(timezone=True)`` that returns aware UTC datetimes on every back-end.
+
+    SQLite keeps no time zone and would hand back naive datetimes where PostgreSQL gives
+    aware ones; comparing the two raises TypeError, so code tested on one breaks on the
+    other. Naive input is taken to be UTC.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
 
 
 #: Explicit constraint names, so that later migrations can drop or alter a constraint by name
@@ -65,10 +92,18 @@ class Book(Base):
     year_from: Mapped[int | None] = mapped_column(Integer)
     year_to: Mapped[int | None] = mapped_column(Integer)
     volume: Mapped[str] = mapped_column(String(32), default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
-    files: Mapped[list[SourceFile]] = relationship(back_populates="book", order_by="SourceFile.position")
-    pages: Mapped[list[Page]] = relationship(back_populates="book", order_by="Page.page_no")
+    # The database's ON DELETE CASCADE removes children; passive_deletes keeps the ORM from
+    # first trying to NULL their (non-nullable) foreign keys.
+    files: Mapped[list[SourceFile]] = relationship(
+        back_populates="book", order_by="SourceFile.position", cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+    pages: Mapped[list[Page]] = relationship(
+        back_populates="book", order_by="Page.page_no", cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
 
 
 class SourceFile(Base):
@@ -88,7 +123,7 @@ class SourceFile(Base):
     page_count: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(16), default="ok")  # ok / failed
     error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     book: Mapped[Book] = relationship(back_populates="files")
 
@@ -114,11 +149,14 @@ class Page(Base):
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     ocr_words: Mapped[str | None] = mapped_column(Text)  # Tesseract word TSV of the page
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
     book: Mapped[Book] = relationship(back_populates="pages")
     source_file: Mapped[SourceFile] = relationship()
-    records: Mapped[list[Record]] = relationship(back_populates="page", order_by="Record.row")
+    records: Mapped[list[Record]] = relationship(
+        back_populates="page", order_by="Record.row", cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
 
 
 class Record(Base):
@@ -141,11 +179,14 @@ class Record(Base):
     box_y0: Mapped[int | None] = mapped_column(Integer)
     box_x1: Mapped[int | None] = mapped_column(Integer)
     box_y1: Mapped[int | None] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
     page: Mapped[Page | None] = relationship(back_populates="records")
-    values: Mapped[list[FieldValue]] = relationship(back_populates="record", order_by="FieldValue.id")
+    values: Mapped[list[FieldValue]] = relationship(
+        back_populates="record", order_by="FieldValue.id", cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
 
 
 class FieldValue(Base):
@@ -184,7 +225,7 @@ class FieldValue(Base):
     changed_by: Mapped[str | None] = mapped_column(String(64))  # user name; NULL for a stage
     reason: Mapped[str | None] = mapped_column(Text)  # why this version was made
     stage_run_id: Mapped[int | None] = mapped_column(ForeignKey("stage_runs.id"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     record: Mapped[Record] = relationship(back_populates="values")
 
@@ -206,7 +247,7 @@ class Citizen(Base):
     father_name: Mapped[str | None] = mapped_column(String(256))
     mother_name: Mapped[str | None] = mapped_column(String(256))
     source_file: Mapped[str | None] = mapped_column(String(512))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 
 class Link(Base):
@@ -226,7 +267,7 @@ class Link(Base):
     explanation: Mapped[list | dict | None] = mapped_column(JSON)
     stage_run_id: Mapped[int | None] = mapped_column(ForeignKey("stage_runs.id"))
     decided_by: Mapped[str | None] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     citizen: Mapped[Citizen] = relationship()
 
@@ -239,15 +280,15 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))  # reviewer / supervisor / admin
     password_hash: Mapped[str | None] = mapped_column(String(256))
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class AuditEntry(Base):
     __tablename__ = "audit_log"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     actor: Mapped[str] = mapped_column(String(64))  # user name, or "system:<stage>"
     action: Mapped[str] = mapped_column(String(64))
     entity: Mapped[str] = mapped_column(String(32))
@@ -266,8 +307,8 @@ class StageRun(Base):
     params_hash: Mapped[str] = mapped_column(String(64))
     params: Mapped[dict | None] = mapped_column(JSON)
     book_id: Mapped[int | None] = mapped_column(ForeignKey("books.id", ondelete="SET NULL"))
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     outcome: Mapped[str] = mapped_column(String(16), default="running")  # running/ok/partial/failed
     counts: Mapped[dict | None] = mapped_column(JSON)
     message: Mapped[str | None] = mapped_column(Text)
