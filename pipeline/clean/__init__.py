@@ -1,0 +1,25 @@
+"""Clean stage: Vietnamese text, names, dates and field rules; the only place that knows them."""
+
+from __future__ import annotations
+
+from pipeline.clean.dates import parse_date
+from pipeline.clean.normalize import (
+    normalize_record,
+    record_confidence,
+    record_status,
+    resolve_dittos,
+)
+from pipeline.clean.text import folded_key, name_key
+
+CLEAN_VERSION = "1"  # bump when a rule changes what values come out; stored with each run
+
+__all__ = [
+    "CLEAN_VERSION",
+    "folded_key",
+    "name_key",
+    "normalize_record",
+    "parse_date",
+    "record_confidence",
+    "record_status",
+    "resolve_dittos",
+]

@@ -127,34 +127,28 @@ def canonical_tones(s: str) -> str:
     return nfc("".join(out))
 
 
-_IY = re.compile(r"(?<![^\W\d_])(qu|[bcdđghklmnprstvx]{1,3})([iy])(?![^\W\d_])")
+_IY = re.compile(r"(?<![^\W\d_])(qu|[bcdđghklmnprstvx]{1,3})([iyIY])(?![^\W\d_])", re.IGNORECASE)
 
 
 def unify_i_y(s: str) -> str:
     """``Lý``/``Lí``, ``Mỹ``/``Mĩ``, ``Quý``/``Quí``: a lone final i/y after a consonant is one sound.
 
-    Expects lower-case NFD-free (NFC) text with tones stripped-and-kept, i.e. works on the
-    base letters only; tone marks on the i/y are preserved.
+    Spelling reforms went back and forth on it, so registers and the population database
+    disagree; keys use ``i``. Tone marks stay on the letter.
 
-    >>> unify_i_y("lý kỹ") == "lí kĩ"
+    >>> unify_i_y("Lý kỹ yêu") == "Lí kĩ yêu"
     True
     """
-    decomposed = unicodedata.normalize("NFD", s)
-    # Work on text without tone marks so the regex sees plain i / y, then put marks back.
-    def repl(m: re.Match[str]) -> str:
-        return m.group(1) + "i"
-
-    # Rebuild character by character: tone marks follow their base in NFD.
-    bases = []
+    bases: list[str] = []
     marks: list[str] = []
-    for ch in decomposed:
+    for ch in unicodedata.normalize("NFD", s):
         if unicodedata.combining(ch) and bases:
             marks[-1] += ch
         else:
             bases.append(ch)
             marks.append("")
     plain = "".join(bases)
-    changed = _IY.sub(repl, plain)
+    changed = _IY.sub(lambda m: m.group(1) + ("I" if m.group(2).isupper() else "i"), plain)
     if changed == plain:
         return s
     return nfc("".join(b + m for b, m in zip(changed, marks)))

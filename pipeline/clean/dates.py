@@ -1,0 +1,189 @@
+"""Dates as written in the registers → ISO 8601, partial allowed (``1968``, ``1968-03``, ``1968-03-12``)."""
+
+from __future__ import annotations
+
+import calendar
+import re
+
+from pipeline.clean.numerals import read_number
+from pipeline.clean.text import collapse_spaces, folded_key, nfc
+
+_DAY_WORDS = {"ngay", "mong", "mung"}
+_MONTH_WORD = "thang"
+_YEAR_WORD = "nam"
+_MONTH_NAMES = {"gieng": 1, "gieng.": 1, "chap": 12, "tu": 4}
+
+# OCR reads 0 as O/o and 1 as l/I/| inside numbers. Only runs that stand alone (not inside a
+# word) and hold a real digit or sit against a date separator are repaired.
+_NUMERIC_RUN = re.compile(r"(?<![^\W\d_])[0-9OoIl|]+(?![^\W\d_])")
+_OCR_DIGITS = str.maketrans({"O": "0", "o": "0", "I": "1", "l": "1", "|": "1"})
+
+_SEP = r"\s*[/.\-]\s*"
+_FULL = re.compile(rf"(?<!\d)(\d{{1,2}}){_SEP}(\d{{1,2}}){_SEP}(\d{{4}}|\d{{2}})(?!\d)")
+_MONTH_YEAR = re.compile(rf"(?<!\d)(\d{{1,2}}){_SEP}(\d{{4}})(?!\d)")
+_YEAR_ONLY = re.compile(r"(?<!\d)(\d{4})(?!\d)")
+_DIGITS = re.compile(r"\d+")
+_ISO = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
+_LUNAR = ("am lich", "al")
+
+MIN_YEAR, MAX_YEAR = 1850, 2030
+
+
+def _repair_digits(s: str) -> str:
+    def fix(m: re.Match[str]) -> str:
+        run = m.group(0)
+        if any(c.isdigit() for c in run):
+            return run.translate(_OCR_DIGITS)
+        before = s[max(0, m.start() - 1):m.start()]
+        after = s[m.end():m.end() + 1]
+        if before in ("/", "-", ".") or after in ("/", "-"):
+            return run.translate(_OCR_DIGITS)
+        return run
+
+    return _NUMERIC_RUN.sub(fix, s)
+
+
+def _full_year(year: int, digits: int, book_year: int | None) -> int:
+    """Two-digit years: the latest year ending in those digits that is not after the book."""
+    if digits != 2:
+        return year
+    if book_year is None:
+        return 1900 + year
+    candidate = (book_year // 100) * 100 + year
+    return candidate if candidate <= book_year else candidate - 100
+
+
+def _iso(day: int | None, month: int | None, year: int) -> tuple[str | None, str | None]:
+    if month is not None and not 1 <= month <= 12:
+        written = f"{day}/{month}/{year}" if day is not None else f"{month}/{year}"
+        return None, f"Ngày không hợp lệ: {written} (không có tháng {month})"
+    if day is not None and month is not None:
+        last = calendar.monthrange(year, month)[1] if year > 0 else 31
+        if not 1 <= day <= last:
+            return None, f"Ngày không hợp lệ: {day}/{month}/{year}"
+    if year == 0:
+        return None, "Ngày không hợp lệ: năm 0"
+    note = None
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        note = f"Năm bất thường: {year}"
+    if day is not None and month is not None:
+        return f"{year:04d}-{month:02d}-{day:02d}", note
+    if month is not None:
+        return f"{year:04d}-{month:02d}", note
+    return f"{year:04d}", note
+
+
+def _has_other_digits(s: str, span: tuple[int, int]) -> bool:
+    return bool(_DIGITS.search(s[:span[0]]) or _DIGITS.search(s[span[1]:]))
+
+
+def _read_words(tokens: list[str], book_year: int | None) -> tuple[str | None, str | None] | None:
+    """``ngày 12 tháng 3 năm 1968`` and its parts, on folded tokens; None if no keyword."""
+    day = month = year = None
+    year_digits = 4
+    i, seen = 0, False
+
+    def number(at: int) -> tuple[int, int] | None:
+        # "năm" is both "five" and "year": it is the year keyword when a number follows it.
+        got = read_number(tokens, at)
+        if got is None:
+            return None
+        value, used = got
+        end = at + used
+        if used > 1 and tokens[end - 1] == _YEAR_WORD and end < len(tokens) \
+                and read_number(tokens, end) is not None:
+            shorter = read_number(tokens[:end - 1], at)
+            if shorter is not None:
+                return shorter
+        if used == 1 and tokens[at] == _YEAR_WORD and end < len(tokens) \
+                and read_number(tokens, end) is not None and tokens[end] != _YEAR_WORD:
+            return None
+        return got
+
+    while i < len(tokens):
+        token = tokens[i]
+        if token in _DAY_WORDS and day is None and month is None:
+            got = number(i + 1)
+            if got is None:
+                return None, "Không đọc được ngày"
+            day, i, seen = got[0], i + 1 + got[1], True
+        elif token == _MONTH_WORD and month is None:
+            if i + 1 < len(tokens) and tokens[i + 1] in _MONTH_NAMES:
+                month, i = _MONTH_NAMES[tokens[i + 1]], i + 2
+            else:
+                got = number(i + 1)
+                if got is None:
+                    return None, "Không đọc được tháng"
+                month, i = got[0], i + 1 + got[1]
+            seen = True
+        elif token == _YEAR_WORD and year is None and i + 1 < len(tokens):
+            got = read_number(tokens, i + 1)
+            if got is None:
+                return None, "Không đọc được năm"
+            year, i, seen = got[0], i + 1 + got[1], True
+            year_digits = len(tokens[i - 1]) if tokens[i - 1].isdigit() else 4
+        elif token.isdigit() and not seen and i + 1 < len(tokens) and tokens[i + 1] == _MONTH_WORD:
+            day, i = int(token), i + 1  # "12 tháng 3 năm 1968" without "ngày"
+        elif token.isdigit() and month is not None and year is None:
+            year, i = int(token), i + 1  # "tháng 3/1968"
+            year_digits = len(token)
+        elif token.isdigit() and not seen:
+            return None  # starts with digits: leave it to the numeric patterns
+        else:
+            i += 1
+    if not seen:
+        return None
+    if year is None:
+        return None, "Thiếu năm"
+    year = _full_year(year, year_digits, book_year)
+    if day is not None and month is None:
+        return None, "Thiếu tháng"
+    return _iso(day, month, year)
+
+
+def parse_date(raw: str, book_year: int | None = None) -> tuple[str | None, str | None]:
+    """A written date → (ISO 8601 partial, None) or (None, Vietnamese reason); never raises.
+
+    Day first, as everywhere in Vietnam. A two-digit year takes the century that puts it at
+    or before ``book_year`` (19xx when the book's year is unknown). A note beside a value is
+    a warning (odd year), beside None it is why nothing was read.
+
+    >>> parse_date("ngày 12 tháng 3 năm 1968"), parse_date("12-03-68", book_year=1970)
+    (('1968-03-12', None), ('1968-03-12', None))
+    >>> parse_date("31/2/1968")
+    (None, 'Ngày không hợp lệ: 31/2/1968')
+    """
+    text = collapse_spaces(nfc(raw or "")).strip(" .,;:_-–—…")
+    if not text:
+        return None, None
+    text = _repair_digits(text)
+    folded = folded_key(text.replace("/", " / "))
+    if any(f" {mark} " in f" {folded} " for mark in _LUNAR):
+        return None, f"Ngày âm lịch, cần quy đổi: {text[:40]}"
+
+    m = _ISO.fullmatch(text)
+    if m:  # our own output: normalizing twice changes nothing
+        day = int(m.group(3)) if m.group(3) else None
+        return _iso(day, int(m.group(2)) if m.group(2) else None, int(m.group(1)))
+
+    m = _FULL.search(text)
+    if m and not _has_other_digits(text, m.span()):
+        year = _full_year(int(m.group(3)), len(m.group(3)), book_year)
+        return _iso(int(m.group(1)), int(m.group(2)), year)
+
+    words = _read_words(folded.split(), book_year)
+    if words is not None:
+        value, note = words
+        if value is None and note in ("Thiếu năm", "Thiếu tháng"):
+            note = f"{note}: {text[:40]}"
+        elif value is None and note and ":" not in note:
+            note = f"{note}: {text[:40]}"
+        return value, note
+
+    m = _MONTH_YEAR.search(text)
+    if m and not _has_other_digits(text, m.span()):
+        return _iso(None, int(m.group(1)), int(m.group(2)))
+    m = _YEAR_ONLY.search(text)
+    if m and not _has_other_digits(text, m.span()):
+        return _iso(None, None, int(m.group(1)))
+    return None, f"Không đọc được ngày: {text[:40]}"

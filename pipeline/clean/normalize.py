@@ -1,0 +1,192 @@
+"""The clean stage: raw field text → normalized value, status and note, per template kind."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import replace
+
+from pipeline.clean.dates import parse_date
+from pipeline.clean.fields import (
+    normalize_age,
+    normalize_registration_no,
+    normalize_sex,
+    normalize_text,
+)
+from pipeline.clean.names import normalize_name, strip_leaders
+from pipeline.clean.text import collapse_spaces, folded_key, nfc
+from pipeline.templates import Template
+from pipeline.types import FieldValue
+
+MIN_CONFIDENCE = 0.80  # below this an OCR reading goes to a reviewer even if it parses
+FAILED_PARSE_FACTOR = 0.5  # a reading we could not understand is worth half what OCR claimed
+
+Normalizer = Callable[[str], tuple[str | None, str | None]]
+
+_BLANK = re.compile(r"[\s.·…_\-–—,;:|~`'*=]*")
+_DITTO_MARKS = {'"', "''", "“", "”", "„", "〃", "″", "-\"-", "—\"—", "–\"–", "-”-", "-“-"}
+_DITTO_WORDS = {"nt", "n t", "nhu tren", "-nt-", "-do-"}
+
+
+def is_blank(raw: str | None) -> bool:
+    """Empty, or only what a blank dotted line leaves behind (dots, dashes, underscores).
+
+    >>> is_blank(" ....... "), is_blank("-"), is_blank("An")
+    (True, True, False)
+    """
+    return _BLANK.fullmatch(raw or "") is not None
+
+
+def is_ditto(raw: str | None) -> bool:
+    """``nt``, ``n.t``, ``-nt-``, ``như trên``, ``"``, ``〃``: same as the row above.
+
+    ``Đỗ`` alone folds to ``do`` and is a surname, so ``do`` counts only inside dashes.
+
+    >>> is_ditto("-nt-"), is_ditto("Như trên."), is_ditto('"'), is_ditto("Đỗ")
+    (True, True, True, False)
+    """
+    text = collapse_spaces(nfc(raw or ""))
+    if not text:
+        return False
+    if text in _DITTO_MARKS:
+        return True
+    dashed = text.strip(" .").replace("–", "-").replace("—", "-").casefold()
+    if dashed in ("-nt-", "-do-", "- nt -", "- do -"):
+        return True
+    return folded_key(text) in _DITTO_WORDS
+
+
+def _normalizer(field: str, kind: str, book_year: int | None) -> Normalizer:
+    if kind == "name":
+        return normalize_name
+    if kind == "sex":
+        return normalize_sex
+    if kind == "age":
+        return normalize_age
+    if kind == "date":
+        return lambda raw: parse_date(raw, book_year)
+    if field == "registration_no":
+        return normalize_registration_no
+    return normalize_text  # text, place (the gazetteer comes later)
+
+
+def _join(*notes: str | None) -> str | None:
+    return "; ".join(n for n in notes if n) or None
+
+
+def normalize_field(fv: FieldValue, kind: str, book_year: int | None = None) -> FieldValue:
+    """One field cleaned: a new ``FieldValue``; ``raw`` is never changed.
+
+    >>> fv = FieldValue("birth_date", "31/2/1968", None, "read", 0.95)
+    >>> out = normalize_field(fv, "date")
+    >>> out.status, out.value, out.note, out.confidence
+    ('uncertain', None, 'Ngày không hợp lệ: 31/2/1968', 0.475)
+    """
+    raw = fv.raw or ""
+    text = raw
+    ditto = is_ditto(raw)
+    if ditto:
+        if fv.value is None or is_ditto(fv.value):
+            return replace(fv, value=None, status="uncertain",
+                           confidence=round(fv.confidence * FAILED_PARSE_FACTOR, 3),
+                           note="Ghi 'như trên' nhưng dòng trên không có giá trị")
+        text = fv.value  # resolve_dittos put the row above's text here
+    if fv.status == "illegible":
+        return replace(fv, value=None, note=fv.note or "Không đọc được chữ")
+    if not ditto and is_blank(raw):
+        return replace(fv, value=None, status="blank", note=None)
+
+    value, note = _normalizer(fv.field, kind, book_year)(text)
+    confidence = fv.confidence
+    if value is None:
+        status = "uncertain"
+        note = note or f"Không hiểu được giá trị: {strip_leaders(text)[:40]}"
+        confidence = round(confidence * FAILED_PARSE_FACTOR, 3)
+    elif note:
+        status = "uncertain"
+    else:
+        status = "read"
+    if fv.source == "ocr" and fv.confidence < MIN_CONFIDENCE:
+        status = "uncertain"
+        note = _join(note, f"Độ tin cậy OCR thấp ({fv.confidence:.2f})")
+    return replace(fv, value=value, status=status, confidence=confidence, note=note)
+
+
+def normalize_record(
+    fields: dict[str, FieldValue], template: Template, book_year: int | None = None
+) -> dict[str, FieldValue]:
+    """Every field of one entry cleaned by its template kind; inputs are not mutated.
+
+    Fields the template does not know are cleaned as free text rather than dropped.
+
+    >>> from pipeline.templates import load_template
+    >>> out = normalize_record({"sex": FieldValue("sex", "Nừ", None, "read", 0.9)},
+    ...                        load_template("birth_form"), 1970)
+    >>> out["sex"].value, out["sex"].status
+    ('F', 'read')
+    """
+    out: dict[str, FieldValue] = {}
+    for name, fv in fields.items():
+        try:
+            kind = template.kind_of(name)
+        except KeyError:
+            kind = "text"
+        out[name] = normalize_field(fv, kind, book_year)
+    return out
+
+
+def record_status(fields: dict[str, FieldValue]) -> str:
+    """``needs_review`` when any field is uncertain or illegible, or nothing was read at all.
+
+    >>> record_status({"a": FieldValue("a", "An", "An", "read", 0.9)})
+    'extracted'
+    """
+    statuses = [fv.status for fv in fields.values()]
+    if any(s in ("uncertain", "illegible") for s in statuses):
+        return "needs_review"
+    if all(s == "blank" for s in statuses):
+        return "needs_review"
+    return "extracted"
+
+
+def record_confidence(fields: dict[str, FieldValue]) -> float:
+    """The weakest non-blank field: one bad field is what makes a record need a look.
+
+    0.0 when every field is blank. An illegible field counts with its own confidence.
+
+    >>> record_confidence({"a": FieldValue("a", "An", "An", "read", 0.9),
+    ...                    "b": FieldValue("b", "", None, "blank", 0.1)})
+    0.9
+    """
+    values = [fv.confidence for fv in fields.values() if fv.status != "blank"]
+    return round(min(values), 3) if values else 0.0
+
+
+def resolve_dittos(rows: list[dict[str, FieldValue]]) -> list[dict[str, FieldValue]]:
+    """Ledger rows with ditto cells given the text of the cell above; ``raw`` keeps the ditto.
+
+    Chains resolve (``nt`` under ``nt``). Runs before ``normalize_record`` (the worker does
+    so), which then normalizes the copied text; run after it, it copies normalized values,
+    which are stable under normalization, so both orders agree.
+
+    >>> rows = [{"birth_place": FieldValue("birth_place", "Xã Hưng Lộc", None, "read", 0.9)},
+    ...         {"birth_place": FieldValue("birth_place", "nt", None, "read", 0.9)}]
+    >>> resolved = resolve_dittos(rows)[1]["birth_place"]
+    >>> resolved.raw, resolved.value
+    ('nt', 'Xã Hưng Lộc')
+    """
+    out: list[dict[str, FieldValue]] = []
+    above: dict[str, str | None] = {}
+    for row in rows:
+        new_row: dict[str, FieldValue] = {}
+        for name, fv in row.items():
+            if is_ditto(fv.raw):
+                new_row[name] = replace(fv, value=above.get(name))
+            else:
+                new_row[name] = replace(fv)
+            if is_ditto(fv.raw) or is_blank(fv.raw):
+                above[name] = new_row[name].value
+            else:
+                above[name] = fv.value if fv.value is not None else fv.raw
+        out.append(new_row)
+    return out
