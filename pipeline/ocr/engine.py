@@ -37,6 +37,11 @@ class OcrEngine(ABC):
     ) -> list[OcrWord]:
         """Words of ``image`` (gray or RGB uint8) in reading order."""
 
+    def for_numbers(self) -> OcrEngine:
+        """The engine to read dates, ages and numbers with; the same one unless a subclass
+        knows better (Tesseract: ``vie+eng`` reads hand-written digits far better)."""
+        return self
+
 
 def image_key(image: np.ndarray, psm: int = 6, whitelist: str | None = None) -> str:
     """Stable key of one recognize() call: same pixels and settings → same key."""
@@ -108,10 +113,15 @@ class RecordedEngine(OcrEngine):
 class RecordingEngine(OcrEngine):
     """Wraps a real engine and keeps every call, to be saved and replayed by RecordedEngine."""
 
-    def __init__(self, inner: OcrEngine):
+    def __init__(self, inner: OcrEngine, calls: list[dict[str, Any]] | None = None):
         self.inner = inner
         self.name = f"recording:{inner.name}"
-        self.calls: list[dict[str, Any]] = []
+        self.calls: list[dict[str, Any]] = [] if calls is None else calls
+
+    def for_numbers(self) -> OcrEngine:
+        # Same call log, so one recording replays both engines in call order.
+        numbers = self.inner.for_numbers()
+        return self if numbers is self.inner else RecordingEngine(numbers, self.calls)
 
     @property
     def version(self) -> str:

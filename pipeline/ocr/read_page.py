@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from pipeline.errors import UnreadableFile
 from pipeline.ocr.engine import OcrEngine
 from pipeline.ocr.form import extract_form
 from pipeline.ocr.ledger import extract_ledger
@@ -22,15 +23,15 @@ class PageRead:
 
     words: list[OcrWord]
     records: list[ExtractedRecord]
-    angle: float  # degrees the page was rotated by to deskew it (OpenCV sign: + = counter-clockwise)
-    ocr_version: str  # OCR_VERSION + engine version, for provenance and re-runs
+    angle: float  # degrees the page was rotated to deskew it (+ = counter-clockwise, as OpenCV)
+    ocr_version: str  # OCR_VERSION + engine version(s), for provenance and re-runs
     scale: float = 1.0  # resampling applied before OCR (200 dpi pages are read at 300)
-    params: dict[str, object] = field(default_factory=dict)
+    params: dict[str, object] = field(default_factory=dict)  # settings used, stored with it
 
 
 def read_page(
     image: np.ndarray, template: Template, engine: OcrEngine | None = None,
-    *, dpi: float | None = None,
+    *, dpi: float | None = None, form_mode: str = "stack", ledger_mode: str = "stack",
 ) -> PageRead:
     """Read one page: preprocess, OCR the page, extract the template's fields.
 
@@ -42,27 +43,38 @@ def read_page(
     Pure: no files, no database. The page is deskewed and rescaled internally; all boxes
     (words, records, fields) are mapped back to the input image through the inverse transform,
     so a box drawn on the stored scan frames what was read (a slightly larger axis-aligned
-    box when the page was skewed).
+    box when the page was skewed). ``dpi`` is estimated from the page size when not given
+    (A4); pass it for partial pages. A page without recognisable entries gives no records,
+    not an error: the driver decides what that means.
     """
+    image = np.asarray(image)
+    if image.dtype != np.uint8 or image.ndim not in (2, 3) or min(image.shape[:2]) < 32:
+        raise UnreadableFile("Ảnh trang không hợp lệ (cần ảnh xám hoặc RGB 8 bit)")
     if engine is None:
         from pipeline.ocr.tesseract import TesseractEngine
 
         engine = TesseractEngine()
     page = preprocess_page(image, dpi=dpi)
     clean = remove_lines(page.binary)
+    words = engine.recognize(clean, psm=6)
     if template.layout == "ledger":
-        words = engine.recognize(clean, psm=6)
-        records = extract_ledger(template, engine, clean, page.binary)
+        records = extract_ledger(template, engine, clean, page.binary, mode=ledger_mode,
+                                 page_words=words)
     else:
-        words = engine.recognize(clean, psm=6)
-        records = extract_form(words, template, engine, clean, page.binary)
+        records = extract_form(words, template, engine, clean, page.binary, mode=form_mode)
+    version = f"{OCR_VERSION}/{engine.version}"
+    numbers = engine.for_numbers()
+    if numbers is not engine:
+        version += f";numbers={numbers.version}"
     return PageRead(
         words=[_word_to_input(page, w) for w in words],
         records=[_record_to_input(page, r) for r in records],
         angle=page.angle,
-        ocr_version=f"{OCR_VERSION}/{engine.version}",
+        ocr_version=version,
         scale=page.scale,
-        params={"psm_page": 6, "remove_lines": True, "layout": template.layout},
+        params={"page_psm": 6, "remove_lines": True, "layout": template.layout,
+                "form_mode": form_mode, "ledger_mode": ledger_mode, "dpi": dpi,
+                "scale": round(page.scale, 4)},
     )
 
 

@@ -14,9 +14,43 @@ from pipeline.types import Box, FieldValue, OcrWord
 
 # Leader dots and rules come out as runs of these; a single '.' may be an abbreviation or date.
 _LEADER = re.compile(r"[.…·•_‥,:;'`~\-]{3,}|[…‥_]+")
-_EDGE = re.compile(r"^[\s.,:;…·•_|'`~\-]+|[\s,:;…·•_|'`~\-]+$|(?<=\D)\.+$")
-DATE_CHARS = "0123456789/-."
-DIGITS = "0123456789"
+_EDGE = re.compile(r"^[^\w(]+|[^\w)]+$")
+NUMERIC_KINDS = {"date", "age"}
+
+
+def is_numeric_field(field: str, kind: str) -> bool:
+    """Fields mostly written in digits, read with ``engine.for_numbers()``."""
+    return kind in NUMERIC_KINDS or field == "registration_no"
+
+
+# Glyphs Tesseract puts for hand-written digits and separators (seen on generated pages).
+_DIGIT_LOOKALIKES = str.maketrans({
+    "O": "0", "o": "0", "ó": "0", "ò": "0", "ô": "0", "ö": "0", "Ô": "0", "Ó": "0", "Ö": "0",
+    "ø": "0", "l": "1", "I": "1", "|": "1", "ı": "1", "í": "1", "ï": "1", "Z": "2", "z": "2",
+    "S": "5", "B": "8",
+})
+_SLASHES = str.maketrans({"⁄": "/", "∕": "/", "／": "/"})
+
+
+def repair_digits(text: str) -> str:
+    """In a numeric field, fix look-alike letters inside tokens that are mostly digits.
+
+        >>> repair_digits("17⁄1⁄198ó")
+        '17/1/1980'
+        >>> repair_digits("ngày 3O tháng 12")
+        'ngày 30 tháng 12'
+
+    Words ("ngày", "tháng") are left alone: only a token with at least as many digits as
+    other letters is touched. An engine error fix, not a normalisation: no value is parsed.
+    """
+    out = []
+    for token in text.translate(_SLASHES).split(" "):
+        digits = sum(c.isdigit() for c in token)
+        letters = sum(c.isalpha() for c in token)
+        if digits and digits >= letters:
+            token = token.translate(_DIGIT_LOOKALIKES)
+        out.append(token)
+    return " ".join(out)
 
 
 @dataclass
@@ -47,14 +81,15 @@ def group_lines(words: list[OcrWord]) -> list[Line]:
     """
     lines: list[list[OcrWord]] = []
     for word in sorted(words, key=lambda w: (w.box[1] + w.box[3]) / 2):
-        cy = (word.box[1] + word.box[3]) / 2
-        h = word.box[3] - word.box[1]
+        y0, y1 = word.box[1], word.box[3]
         if lines:
             last = lines[-1]
-            ly0 = np.median([w.box[1] for w in last])
-            ly1 = np.median([w.box[3] for w in last])
-            lcy = (ly0 + ly1) / 2
-            if abs(cy - lcy) < 0.5 * max(min(h, ly1 - ly0), 1):
+            ly0 = float(np.median([w.box[1] for w in last]))
+            ly1 = float(np.median([w.box[3] for w in last]))
+            overlap = min(y1, ly1) - max(y0, ly0)
+            # Diacritics and descenders make word boxes uneven: overlap with the line's
+            # typical band, not centre distance, decides.
+            if overlap >= 0.4 * max(1.0, min(y1 - y0, ly1 - ly0)):
                 last.append(word)
                 continue
         lines.append([word])
@@ -69,7 +104,8 @@ def clean_text(text: str) -> str:
     """
     text = unicodedata.normalize("NFC", text)
     text = _LEADER.sub(" ", text)
-    text = " ".join(text.split())
+    # Tokens without a letter or digit are specks, rules and pen marks read as '¬', '"', '-'.
+    text = " ".join(t for t in text.split() if any(c.isalnum() for c in t))
     text = _EDGE.sub("", text)
     return " ".join(text.split())
 
@@ -101,10 +137,13 @@ def read_region(
     if part.size == 0 or part.shape[0] < 8 or part.shape[1] < 8:
         return []
     dx, dy = max(0, box[0]) - border, max(0, box[1]) - border
-    return [
-        OcrWord(w.text, w.confidence, (w.box[0] + dx, w.box[1] + dy, w.box[2] + dx, w.box[3] + dy), w.line)
-        for w in engine.recognize(part, psm=psm, whitelist=whitelist)
-    ]
+    return [_moved(w, dx, dy) for w in engine.recognize(part, psm=psm, whitelist=whitelist)]
+
+
+def _moved(word: OcrWord, dx: int, dy: int) -> OcrWord:
+    b = word.box
+    return OcrWord(word.text, word.confidence, (b[0] + dx, b[1] + dy, b[2] + dx, b[3] + dy),
+                   word.line)
 
 
 def words_text(words: list[OcrWord]) -> str:
@@ -128,16 +167,146 @@ def confidence_of(words: list[OcrWord]) -> float:
 
 def field_value(
     field: str, words: list[OcrWord], box: Box | None, binary: np.ndarray | None,
-    *, min_ink: float = 0.004,
+    *, second: list[OcrWord] | None = None, numeric: bool = False, min_ink: float = 0.004,
 ) -> FieldValue:
-    """Build the extract stage's FieldValue: read, blank (no ink) or illegible (ink, no text)."""
+    """Build the extract stage's FieldValue: read, blank (no ink) or illegible (ink, no text).
+
+    ``second`` is an independent read of the same region (the page-level OCR); see
+    ``field_confidence`` for how it enters the confidence.
+    """
+    words = _drop_edge_specks(words)
     raw = clean_text(words_text(words)) if words else ""
+    other = clean_text(words_text(second)) if second is not None else None
+    if numeric:
+        raw = repair_digits(raw)
+        other = repair_digits(other) if other is not None else None
     if raw:
+        confidence = field_confidence(words, raw, other)
+        note = None
+        if other is not None and other != raw:
+            note = "Hai lần đọc khác nhau"
         return FieldValue(field=field, raw=raw, value=None, status="read",
-                          confidence=confidence_of(words), box=box)
+                          confidence=confidence, box=box, note=note)
     ink = ink_ratio(binary, box) if (binary is not None and box is not None) else 0.0
     if ink >= min_ink:
         return FieldValue(field=field, raw="", value=None, status="illegible", confidence=0.0,
                           box=box, note="Có nét chữ nhưng không đọc được")
-    return FieldValue(field=field, raw="", value=None, status="blank",
-                      confidence=round(1.0 - min(1.0, ink / min_ink), 3) if min_ink else 1.0, box=box)
+    # Blank: surer the less ink there is in the region.
+    confidence = round(1.0 - min(1.0, ink / min_ink), 3) if min_ink else 1.0
+    return FieldValue(field=field, raw="", value=None, status="blank", confidence=confidence,
+                      box=box)
+
+
+def _drop_edge_specks(words: list[OcrWord]) -> list[OcrWord]:
+    """Drop very unsure 'words' with at most one letter at either end of a value: remnants of
+    a label's colon, leader dots or stains ("ì:., Nguyễn Văn Thành")."""
+    def speck(word: OcrWord) -> bool:
+        return word.confidence < 0.35 and sum(c.isalnum() for c in word.text) <= 1
+
+    ordered = [w for line in group_lines(words) for w in line.words]
+    while ordered and speck(ordered[0]):
+        ordered.pop(0)
+    while ordered and speck(ordered[-1]):
+        ordered.pop()
+    return ordered
+
+
+def field_confidence(words: list[OcrWord], raw: str, other: str | None) -> float:
+    """Confidence of a field read: the weakest word score, cut by 40 % unless a second,
+    independent read of the region (the page-level OCR) gave exactly the same text.
+
+    Two reads that agree are rarely wrong in the same way. Measured on generated pages
+    (seed 3, both layouts, typed and hand, 489 read fields): as a ranking of right above wrong
+    reads, AUC 0.88 against 0.86 for the word score alone and 0.82 for the mean; reads scored
+    ≥ 0.85 were right 96 % of the time, those under 0.3 only 27 %.
+    """
+    base = confidence_of(words)
+    if other is None:
+        return base
+    return round(base * (1.0 if other == raw else 0.6), 3)
+
+
+def _ink_bbox(image: np.ndarray, box: Box, margin: int = 8) -> Box:
+    """Shrink a region to its ink (plus a margin), so stacked crops have even line spacing."""
+    x0, y0, x1, y1 = box
+    part = image[y0:y1, x0:x1]
+    if part.ndim == 3:
+        part = part.min(axis=2)
+    ys, xs = np.nonzero(part < 128)
+    if len(xs) == 0:
+        return (x0, y0, x0, y0)
+    return (max(x0, x0 + int(xs.min()) - margin), max(y0, y0 + int(ys.min()) - margin),
+            min(x1, x0 + int(xs.max()) + 1 + margin), min(y1, y0 + int(ys.max()) + 1 + margin))
+
+
+def read_regions(
+    engine: OcrEngine, image: np.ndarray, boxes: list[Box], *, psm: int = 6, gap: int = 48,
+    border: int = 16,
+) -> list[list[OcrWord]]:
+    """OCR many regions in ONE engine call: crops are stacked on a white sheet, left-aligned,
+    with a gap taller than any line spacing, and the words are dealt back by position.
+
+    Each Tesseract call pays ~0.15 s of start-up and model loading, which dominated pages of
+    40–90 small crops; stacked, a page costs one or two calls and reads as well (measured in
+    bench/ocr_quick.py). Returned boxes are in page pixels, one list per box, in order.
+    """
+    h, w = image.shape[:2]
+    clipped = [_ink_bbox(image, (max(0, b[0]), max(0, b[1]), min(w, b[2]), min(h, b[3])))
+               for b in boxes]
+    slots: list[tuple[int, int, Box]] = []  # (index, top on sheet, page box)
+    y = border
+    for i, b in enumerate(clipped):
+        if b[2] - b[0] < 4 or b[3] - b[1] < 4:
+            continue
+        slots.append((i, y, b))
+        y += b[3] - b[1] + gap
+    out: list[list[OcrWord]] = [[] for _ in boxes]
+    if not slots:
+        return out
+    sheet_w = max(b[2] - b[0] for _, _, b in slots) + 2 * border
+    sheet = np.full((y - gap + border, sheet_w), 255, np.uint8)
+    for _, top, b in slots:
+        part = image[b[1]:b[3], b[0]:b[2]]
+        if part.ndim == 3:
+            part = cv2.cvtColor(part, cv2.COLOR_RGB2GRAY)
+        sheet[top:top + part.shape[0], border:border + part.shape[1]] = part
+    tops = np.array([top for _, top, _ in slots])
+    for word in engine.recognize(sheet, psm=psm):
+        cy = (word.box[1] + word.box[3]) / 2
+        k = int(np.searchsorted(tops, cy, side="right")) - 1
+        if k < 0:
+            continue
+        i, top, b = slots[k]
+        if cy > top + (b[3] - b[1]) + gap / 2:
+            continue
+        out[i].append(_moved(word, b[0] - border, b[1] - top))
+    return out
+
+
+def merge_number_read(text_words: list[OcrWord], number_words: list[OcrWord]) -> list[OcrWord]:
+    """Digits from the numbers read, letters from the text read.
+
+    ``vie+eng`` reads hand-written digits far better than ``vie`` but drops the diacritics of
+    the words around them ("ngay 5 thang 12 nam 1987"); each word of the numbers read that
+    has no digit is replaced by the text read's word that overlaps it most.
+    """
+    if not number_words:
+        return text_words
+    merged: list[OcrWord] = []
+    for word in number_words:
+        if any(c.isdigit() for c in word.text) or not text_words:
+            merged.append(word)
+            continue
+        best = max(text_words, key=lambda t: _overlap(t.box, word.box))
+        usable = (_overlap(best.box, word.box) > 0 and best not in merged
+                  and not any(c.isdigit() for c in best.text))
+        merged.append(best if usable else word)
+    return merged
+
+
+def _overlap(a: Box, b: Box) -> float:
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    if w <= 0 or h <= 0:
+        return 0.0
+    return w * h / max(1, min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1])))

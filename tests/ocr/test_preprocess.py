@@ -1,0 +1,64 @@
+"""Page cleaning: deskew, resolution, leader/rule removal, and the way back to input pixels."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from pipeline.ocr.preprocess import estimate_skew, preprocess_page, remove_lines
+
+from .conftest import draw_form_page
+
+
+def _a4_page() -> np.ndarray:
+    page = np.full((3508, 2480), 245, np.uint8)
+    form = draw_form_page(width=2200, height=1100)
+    page[300:1400, 140:2340] = form
+    page[1700:2800, 140:2340] = form
+    return page
+
+
+def test_deskews_a_page_rotated_by_3_degrees():
+    rotated = np.array(Image.fromarray(_a4_page()).rotate(3, resample=Image.BICUBIC, fillcolor=245))
+    page = preprocess_page(rotated)
+    assert abs(page.angle - (-3.0)) <= 0.5
+    assert abs(estimate_skew(page.binary)) <= 0.5
+
+
+def test_straight_page_is_left_alone():
+    page = preprocess_page(_a4_page())
+    assert page.angle == 0.0 and page.scale == 1.0
+    assert page.gray.shape == (3508, 2480)
+
+
+def test_200_dpi_page_is_read_at_300_and_boxes_come_back():
+    small = cv2.resize(_a4_page(), (1654, 2339), interpolation=cv2.INTER_AREA)
+    page = preprocess_page(small)
+    assert abs(page.scale - 1.5) < 0.01
+    assert abs(page.to_input((300, 600, 900, 1200))[0] - 200) <= 1
+    assert abs(page.to_input((300, 600, 900, 1200))[3] - 800) <= 1
+
+
+def test_boxes_map_back_through_the_deskew():
+    rotated = np.array(Image.fromarray(_a4_page()).rotate(2, resample=Image.BICUBIC, fillcolor=245))
+    page = preprocess_page(rotated)
+    box = (1000, 1500, 1100, 1600)
+    corners = np.array([[1000, 1500, 1], [1100, 1600, 1]], float) @ page.matrix.T
+    there = (int(corners[0, 0]), int(corners[0, 1]), int(corners[1, 0]), int(corners[1, 1]))
+    back = page.to_input(there)
+    # an axis-aligned box around the rotated square: contains it, not much larger
+    assert back[0] <= box[0] + 1 and back[1] <= box[1] + 1 and back[2] >= box[2] - 1 and back[3] >= box[3] - 1
+    assert (back[2] - back[0]) < 120 and (back[3] - back[1]) < 120
+
+
+def test_remove_lines_erases_leader_dots_but_keeps_text():
+    page = preprocess_page(_a4_page())
+    clean = remove_lines(page.binary)
+    # far right of the 'Họ và tên cha' line on the first entry: leader dots only
+    dots = (1500, 300 + 450 + 30, 1700, 300 + 450 + 50)
+    ink = lambda img, b: int(np.count_nonzero(img[b[1]:b[3], b[0]:b[2]] < 128))  # noqa: E731
+    assert ink(page.binary, dots) > 20
+    assert ink(clean, dots) == 0
+    label = (240, 300 + 80, 420, 300 + 130)  # 'Số:'
+    assert ink(clean, label) > 0.8 * ink(page.binary, label)
