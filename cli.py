@@ -139,7 +139,7 @@ def process(
     check_tesseract()
     require_poppler()
     db = _ready_db()
-    summary = _run_process(db, settings, book=book, workers=settings.workers if workers is None else workers,
+    summary = _run_process(db, settings, book_code=book, workers=settings.workers if workers is None else workers,
                            scheduler=scheduler)
     if summary.failed:
         raise typer.Exit(1)
@@ -221,8 +221,10 @@ def status():
         console.print("Chưa có sổ nào. Dùng `hotich ingest` để nhập sổ.")
         return
     table = Table(title="Tiến độ số hóa")
-    for column in ("Sổ", "Loại", "Năm", "Trang", "Xong", "Lỗi", "Chờ", "Bản ghi", "Cần duyệt", "Liên kết"):
-        table.add_column(column, justify="right" if column not in ("Sổ", "Loại") else "left")
+    # The book code is what every other command takes: never truncate it.
+    table.add_column("Sổ", no_wrap=True, min_width=max(len(b.book_code) for b in books))
+    for column in ("Loại", "Năm", "Trang", "Xong", "Lỗi", "Chờ", "Bản ghi", "Cần duyệt", "Liên kết"):
+        table.add_column(column, justify="right" if column != "Loại" else "left")
     for b in books:
         table.add_row(b.book_code, b.book_type, b.year, str(b.pages), str(b.pages_done), str(b.pages_failed),
                       str(b.pages_pending), str(b.records), str(b.records_by_status.get("needs_review", 0)),
@@ -261,7 +263,8 @@ def demo(
         outcome = run_demo(db, settings, workers=workers, seed=seed, say=progress.console.print,
                            on_process_start=on_start, on_page=on_page)
     table = Table(title="Kết quả chạy thử so với dữ liệu gốc")
-    for column in ("Sổ", "Kiểu", "Trang", "Bản ghi", "Trường đúng", "Trường có chữ đúng", "Bản ghi đúng hết", "Liên kết tự động (đúng)"):
+    table.add_column("Sổ", no_wrap=True, min_width=max(len(b.book_code) for b in outcome.books))
+    for column in ("Kiểu", "Trang", "Bản ghi", "Trường đúng", "Trường có chữ đúng", "Bản ghi đúng hết", "Liên kết tự động (đúng)"):
         table.add_column(column)
     for b in outcome.books:
         a = b.accuracy

@@ -63,7 +63,7 @@ def run_demo(db: Engine, settings: Settings, *, workers: int = 2, seed: int = DE
     truths = generate_demo_set(demo_dir, seed)
     init_db(db)
     outcome = DemoOutcome()
-    book_dirs = sorted(p.parent for p in demo_dir.rglob("truth.json"))
+    book_dirs = [demo_dir / "form", demo_dir / "ledger"]  # the order generate_demo_set returns
     pairs = []
     for truth, book_dir in zip(truths, book_dirs):
         meta = truth.book
@@ -83,11 +83,11 @@ def run_demo(db: Engine, settings: Settings, *, workers: int = 2, seed: int = DE
     outcome.citizens = imported.inserted + imported.updated + imported.unchanged
     say(f"Nhập dữ liệu dân cư: {outcome.citizens} công dân")
     match_books(db)
-    for code, truth in pairs:
+    for position, (code, truth) in enumerate(pairs):
         links = None
         truth_csv = population.parent / "population_truth.csv"
         if truth_csv.exists():
-            links = score_links(db, code, truth_csv, book=truth.book.get("name"))
+            links = score_links(db, code, truth_csv, book=position)
         outcome.books.append(DemoBook(code, truth.book["layout"], truth.book.get("degradation", ""),
                                       len(truth.pages), score_book(db, code, truth), links))
     outcome.export_path = settings.home / "exports" / "demo-records.csv"

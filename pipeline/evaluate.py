@@ -109,9 +109,12 @@ class LinkQuality:
         return self.auto_right / self.true_links if self.true_links else 0.0
 
 
-def score_links(db: Engine, book_code: str, truth_csv) -> LinkQuality:
-    """Auto-links against population_truth.csv (record_key → citizen_id)."""
+def score_links(db: Engine, book_code: str, truth_csv, *, book: int = 0) -> LinkQuality:
+    """Auto-links against population_truth.csv (record_key, citizen_id, book: the position of
+    the book in the list the population was generated from)."""
     truth = pd.read_csv(truth_csv, dtype=str)
+    if "book" in truth.columns:
+        truth = truth[truth["book"] == str(book)]
     expected = dict(zip(truth["record_key"], truth["citizen_id"]))
     quality = LinkQuality(true_links=len(expected))
     with session_scope(db) as session:

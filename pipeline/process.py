@@ -19,6 +19,7 @@ from typing import Callable, Iterator
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from pipeline.clean import record_confidence, record_status
 from pipeline.executor import open_executor
 from pipeline.errors import NotFound
 from pipeline.ocr.tesseract import words_to_tsv
@@ -51,10 +52,10 @@ def _pending_pages(db: Engine, book_code: str | None) -> list[tuple[int, int]]:
             if book is None:
                 raise NotFound(f"Không có sổ '{book_code}'")
             query = query.where(Page.book_id == book.id)
-        return list(session.execute(query.order_by(Page.book_id, Page.page_no)).tuples())
+        return [tuple(row) for row in session.execute(query.order_by(Page.book_id, Page.page_no))]
 
 
-def _tasks(db: Engine, settings: Settings, page_ids: list[int]) -> Iterator[PageTask]:
+def _tasks(db: Engine, settings: Settings, page_ids: list[int], engine=None) -> Iterator[PageTask]:
     """Built lazily, one page at a time, so only the pages in flight are in memory."""
     templates: dict[str, object] = {}
     for page_id in page_ids:
@@ -72,7 +73,7 @@ def _tasks(db: Engine, settings: Settings, page_ids: list[int]) -> Iterator[Page
                 data = b""
             yield PageTask(page_id=page.id, name=name, media_type=source.media_type, data=data,
                            template=template, book_year=book.year_from, dpi=settings.render_dpi,
-                           max_pixels=settings.max_pixels)
+                           max_pixels=settings.max_pixels, engine=engine)
 
 
 def _reason(error: str) -> str:
@@ -94,8 +95,6 @@ def persist_result(db: Engine, result: PageResult, stage_run_id: int | None) -> 
         for extracted in result.records:
             box = extracted.box or (None, None, None, None)
             fields = extracted.fields
-            from pipeline.clean import record_confidence, record_status
-
             record = Record(
                 record_key=f"{book.book_code}-p{page.page_no:04d}-r{extracted.row:02d}",
                 book_id=book.id, page_id=page.id, row=extracted.row, record_type=book.book_type,
@@ -127,6 +126,7 @@ def process_books(
     scheduler: str | None = None,
     on_start: Callable[[int, str], None] | None = None,
     on_page: Callable[[PageResult], None] | None = None,
+    ocr_engine=None,
 ) -> ProcessSummary:
     """Run preprocess → OCR → extract → clean on every page not yet done."""
     pages = _pending_pages(db, book_code)
@@ -144,7 +144,7 @@ def process_books(
             summary.executor = executor.description
             if on_start:
                 on_start(len(pages), executor.description)
-            tasks = _tasks(db, settings, [page_id for page_id, _ in pages])
+            tasks = _tasks(db, settings, [page_id for page_id, _ in pages], ocr_engine)
             for result in executor.imap_unordered(process_page, tasks):
                 written = persist_result(db, result, summary.stage_run_id)
                 if result.error:

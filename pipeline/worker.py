@@ -28,6 +28,7 @@ class PageTask:
     book_year: int | None
     dpi: int
     max_pixels: int
+    engine: object | None = None  # an OcrEngine; None = Tesseract. Tests pass a recorded one.
 
 
 def stage_versions() -> dict[str, str]:
@@ -49,7 +50,9 @@ def process_page(task: PageTask) -> PageResult:
 
         image = render_page(task.data, task.media_type, name=task.name, dpi=task.dpi,
                             max_pixels=task.max_pixels)
-        page = read_page(image, task.template)
+        # A PDF's resolution is the one we rendered at; an image's is guessed by the reader.
+        dpi = task.dpi if task.media_type == "application/pdf" else None
+        page = read_page(image, task.template, task.engine, dpi=dpi)
         rows = [record.fields for record in page.records]
         if task.template.layout == "ledger":
             rows = resolve_dittos(rows)
@@ -59,7 +62,7 @@ def process_page(task: PageTask) -> PageResult:
             for record, fields in zip(page.records, rows)
         ]
         return PageResult(page_id=task.page_id, records=records, words=page.words,
-                          stage_versions=stage_versions(), seconds=time.perf_counter() - started,
+                          stage_versions={**stage_versions(), "ocr_detail": page.ocr_version}, seconds=time.perf_counter() - started,
                           width=image.shape[1], height=image.shape[0])
     except HotichError as exc:
         return PageResult(page_id=task.page_id, error=str(exc), seconds=time.perf_counter() - started)

@@ -1,0 +1,59 @@
+"""The chain on both database back-ends, with pages sent to an existing Dask scheduler."""
+
+from __future__ import annotations
+
+import pytest
+from distributed import LocalCluster
+from sqlalchemy import func, select
+
+from pipeline.evaluate import score_book
+from pipeline.export.records import records_frame
+from pipeline.ingest import BookInfo, ingest_files
+from pipeline.match.population import import_population
+from pipeline.match.simple import match_books
+from pipeline.process import process_books
+from pipeline.samplegen import BookSpec, generate_book, generate_population
+from pipeline.settings import Settings
+from pipeline.storage.db import session_scope
+from pipeline.storage.models import Link, Page, StageRun
+
+
+@pytest.fixture(scope="module")
+def scheduler():
+    """A scheduler this test did not start through hotich, as IT staff would run one."""
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        yield cluster.scheduler_address
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sample")
+    truth = generate_book(BookSpec(seed=77, template="birth_ledger", pages=1, degradation="clean",
+                                   face="typewriter"), out / "book")
+    generate_population([truth], out / "population", seed=77, extra_citizens=50)
+    return out, truth
+
+
+def test_chain_on_remote_scheduler(engine, tmp_path, scheduler, sample):
+    out, truth = sample
+    settings = Settings(home=tmp_path / "ws")
+    info = BookInfo("birth_ledger", "Hưng Dũng", "Hưng Nguyên", "Nghệ Tĩnh", str(truth.book["year"]), "1", "SCHED-1")
+    ingest_files(engine, settings, info, [out / "book" / "book.pdf"])
+    summary = process_books(engine, settings, scheduler=scheduler)
+    assert (summary.succeeded, summary.failed) == (1, 0)
+    assert summary.executor.startswith("bộ điều phối Dask")
+    accuracy = score_book(engine, "SCHED-1", truth)
+    assert accuracy.records_found == len(truth.records) and accuracy.field_accuracy >= 0.85
+    import_population(engine, out / "population" / "population.csv")
+    matched = match_books(engine)
+    assert matched.auto >= len(truth.records) // 2
+    frame = records_frame(engine, book_code="SCHED-1")
+    assert len(frame) == len(truth.records) and frame["citizen_id"].notna().sum() == matched.auto
+    with session_scope(engine) as session:
+        assert session.scalar(select(func.count()).select_from(Page).where(Page.status == "done")) == 1
+        runs = {r.stage: r for r in session.scalars(select(StageRun))}
+        assert runs["process"].outcome == "ok" and runs["match"].params["auto_link"] == 0.9
+        assert session.scalar(select(func.count()).select_from(Link).where(Link.explanation.is_not(None))) > 0
+    # Matching again keeps the same links (idempotent).
+    again = match_books(engine)
+    assert (again.auto, again.review, again.no_match) == (matched.auto, matched.review, matched.no_match)
