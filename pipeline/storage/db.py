@@ -35,6 +35,24 @@ def display_url(url: str | URL) -> str:
     return url._replace(password=None).render_as_string(hide_password=False)
 
 
+def _set_wal(cur) -> None:
+    """Switch to WAL, retrying: the switch needs an exclusive lock and SQLite does not wait
+    on the busy handler for it, so two processes opening a new database at once collide."""
+    import sqlite3
+    import time
+
+    for attempt in range(100):
+        try:
+            if cur.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
+                return
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 99:
+                raise
+            time.sleep(0.05)
+
+
 def make_engine(url: str | None = None) -> Engine:
     """An engine for ``url`` (default: settings), with the SQLite file's folder created.
 
@@ -53,9 +71,11 @@ def make_engine(url: str | None = None) -> Engine:
         def _sqlite_pragmas(dbapi_conn, _record):
             dbapi_conn.isolation_level = None  # we BEGIN ourselves, see _sqlite_begin
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA journal_mode=WAL")
+            # busy_timeout first: switching to WAL needs a lock that a concurrent first
+            # connection (two `hotich init` at once) may hold for a moment.
             cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA foreign_keys=ON")
+            _set_wal(cur)
             cur.close()
 
         @event.listens_for(engine, "begin")
