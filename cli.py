@@ -262,9 +262,11 @@ def demo(
 
         outcome = run_demo(db, settings, workers=workers, seed=seed, say=progress.console.print,
                            on_process_start=on_start, on_page=on_page)
-    table = Table(title="Kết quả chạy thử so với dữ liệu gốc")
+    table = Table(title="Kết quả chạy thử so với dữ liệu gốc",
+                  caption="Trường: giá trị chuẩn hóa đúng / mọi trường; Có chữ: chỉ trường có viết; "
+                          "Liên kết: tự động (đúng)")
     table.add_column("Sổ", no_wrap=True, min_width=max(len(b.book_code) for b in outcome.books))
-    for column in ("Kiểu", "Trang", "Bản ghi", "Trường đúng", "Trường có chữ đúng", "Bản ghi đúng hết", "Liên kết tự động (đúng)"):
+    for column in ("Kiểu", "Trang", "Bản ghi", "Trường", "Có chữ", "Đúng hết", "Liên kết"):
         table.add_column(column)
     for b in outcome.books:
         a = b.accuracy
