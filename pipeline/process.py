@@ -81,7 +81,7 @@ def _reason(error: str) -> str:
     return error.split(": ", 1)[-1]
 
 
-def persist_result(db: Engine, result: PageResult, stage_run_id: int | None) -> int:
+def persist_result(db: Engine, result: PageResult, stage_run_id: int | None, dpi: int | None = None) -> int:
     """Write one page's outcome in one transaction; returns the number of records written."""
     with session_scope(db) as session:
         page = session.get(Page, result.page_id)
@@ -112,7 +112,9 @@ def persist_result(db: Engine, result: PageResult, stage_run_id: int | None) -> 
                     stage_run_id=stage_run_id, reason="ocr",
                 ))
         page.status, page.stage, page.error = "done", "clean", None
-        page.width, page.height, page.dpi = result.width, result.height, None
+        page.width, page.height = result.width, result.height
+        # A PDF page has the resolution we rendered it at; an image's own dpi is not trusted.
+        page.dpi = dpi if page.source_file.media_type == "application/pdf" else None
         page.ocr_words = words_to_tsv(result.words)
         return len(result.records)
 
@@ -146,7 +148,7 @@ def process_books(
                 on_start(len(pages), executor.description)
             tasks = _tasks(db, settings, [page_id for page_id, _ in pages], ocr_engine)
             for result in executor.imap_unordered(process_page, tasks):
-                written = persist_result(db, result, summary.stage_run_id)
+                written = persist_result(db, result, summary.stage_run_id, settings.render_dpi)
                 if result.error:
                     summary.failed += 1
                     summary.failed_by_reason[_reason(result.error)] += 1

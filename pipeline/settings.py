@@ -29,9 +29,6 @@ class Settings(BaseSettings):
     worker_memory: str = Field(
         default="1.5GiB", description="Memory limit of each Dask worker process."
     )
-    page_timeout: int = Field(
-        default=300, description="Seconds one page may take in OCR before it is failed."
-    )
 
     @property
     def database_url(self) -> str:
