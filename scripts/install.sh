@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(tesseract-ocr tesseract-ocr-vie poppler-utils fonts-freefont-ttf fonts-liberation2 fonts-dejavu-core python3-venv)
+APT_PACKAGES=(tesseract-ocr tesseract-ocr-vie tesseract-ocr-eng poppler-utils fonts-freefont-ttf fonts-liberation2 fonts-dejavu-core python3-venv)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
