@@ -13,6 +13,7 @@ from pipeline.errors import BadInput
 from pipeline.samplegen.content import draw_book_context, draw_entry, pick
 from pipeline.samplegen.degrade import DPI, LEVELS, degrade_page, transform_box
 from pipeline.samplegen.fonts import HAND_FONTS, LABEL_FONT, TITLE_FONT, TYPEWRITER_FONTS
+from pipeline.samplegen.registers import draw_death_entry, draw_marriage_entry
 from pipeline.samplegen.render import (Hand, ValueWriter, render_form_page,
                                        render_ledger_page)
 from pipeline.samplegen.truth import GENERATOR_VERSION, BookTruth, TruthField, TruthRecord
@@ -21,6 +22,9 @@ from pipeline.templates import load_template
 FACES = ("typewriter", "hand")
 #: Dark blue, purple and black-ish inks of fountain and ballpoint pens.
 HAND_INKS = ((22, 38, 120), (52, 30, 105), (30, 30, 40), (18, 55, 140))
+#: What is written in one entry, per book type. Births keep their own code path so a birth
+#: book's random draws (and bytes) do not move when the other registers change.
+ENTRY_DRAWERS = {"birth": draw_entry, "marriage": draw_marriage_entry, "death": draw_death_entry}
 #: (size in px at 300 dpi is scaled by dpi/300.)
 PNG_COMPRESS = 1
 
@@ -73,6 +77,9 @@ def _save_pdf(images: list[Image.Image], path: Path, dpi: int) -> None:
 def generate_book(spec: BookSpec, out_dir: Path) -> BookTruth:
     """Write ``book.pdf``, ``pages/page-NNN.png`` and ``truth.json`` under ``out_dir``.
 
+    Any template under data/templates/ works: birth, marriage or death, form or ledger; the
+    page header prints the template's title.
+
     >>> truth = generate_book(BookSpec(seed=7), Path("/tmp/book7"))
     >>> truth.records[0].fields["full_name"].value
     """
@@ -99,6 +106,9 @@ def generate_book(spec: BookSpec, out_dir: Path) -> BookTruth:
     book = {"commune": ctx.commune, "district": ctx.district, "province": ctx.province,
             "year": ctx.year, "volume": ctx.volume, "book_type": template.book_type,
             "template": template.name, "layout": template.layout}
+    if template.book_type != "birth":
+        ctx.extras["layout"] = template.layout  # a ledger's "Năm sinh" column gets years
+    draw = ENTRY_DRAWERS[template.book_type]
     writer = _writer(spec, layout_cfg, dpi)
     ditto_rng = _rng(spec, 4)
 
@@ -109,7 +119,7 @@ def generate_book(spec: BookSpec, out_dir: Path) -> BookTruth:
         t0 = time.process_time()
         entries = []
         for _ in range(template.entries_per_page):
-            previous = draw_entry(ctx, content_rng, previous)
+            previous = draw(ctx, content_rng, previous)
             entries.append(previous)
         if template.layout == "form":
             img, placed = render_form_page(template, book, entries, page_no, dpi, writer)

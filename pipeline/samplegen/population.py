@@ -77,7 +77,8 @@ def generate_population(truths: list[BookTruth], out_dir: Path, seed: int,
     """Write ``population.csv`` and ``population_truth.csv``; return the population file.
 
     ``population_truth.csv`` has ``record_key,citizen_id,book`` where ``book`` is the index of the
-    book in ``truths`` (record keys repeat across books).
+    book in ``truths`` (record keys repeat across books). Only birth books feed the extract:
+    marriage and death books are skipped (their index still counts), so a mixed list is fine.
 
     >>> generate_population([truth], Path("/tmp/pop"), seed=3)   # /tmp/pop/population.csv
     """
@@ -89,6 +90,8 @@ def generate_population(truths: list[BookTruth], out_dir: Path, seed: int,
     links: list[list[str]] = []
     children: list[tuple[dict, dict]] = []
     for b, truth in enumerate(truths):
+        if truth.book.get("book_type", "birth") != "birth":
+            continue  # only birth registers name citizens by birth; see the docstring
         for rec in truth.records:
             hint = rec.citizen_hint
             children.append((hint, truth.book))
