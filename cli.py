@@ -127,12 +127,11 @@ def ingest(
 @app.command()
 def process(
     book: Optional[str] = typer.Option(None, "--book", help="Chỉ xử lý sổ này (mã sổ)."),
-    workers: int = typer.Option(None, "--workers", help="Số tiến trình OCR song song (0: chạy tuần tự trong tiến trình này)."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Số tiến trình OCR song song (0: chạy tuần tự trong tiến trình này)."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Địa chỉ bộ điều phối Dask có sẵn, ví dụ tcp://10.0.0.5:8786."),
 ):
     """Tiền xử lý → OCR → trích xuất → chuẩn hóa các trang chưa xong; chạy lại để tiếp tục."""
     from pipeline.ocr.tesseract import check_tesseract
-    from pipeline.process import process_books
     from pipeline.scans import require_poppler
 
     settings = get_settings()
