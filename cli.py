@@ -91,7 +91,7 @@ def init():
 @app.command()
 def ingest(
     paths: list[Path] = typer.Argument(..., help="Tệp PDF, TIFF, JPEG, PNG hoặc thư mục."),
-    template: str = typer.Option(..., "--template", help="Tên mẫu sổ, ví dụ birth_form, birth_ledger."),
+    template: str = typer.Option(..., "--template", help="Tên mẫu sổ (birth_form, birth_ledger, marriage_form, death_ledger …) hoặc auto: nhận ra từ tiêu đề và kẻ bảng của trang đầu."),
     commune: str = typer.Option(..., "--commune", help="Xã / phường / thị trấn."),
     district: str = typer.Option(..., "--district", help="Huyện / quận / thị xã."),
     province: str = typer.Option(..., "--province", help="Tỉnh / thành phố."),
@@ -115,6 +115,8 @@ def ingest(
             progress.advance(task)
 
         outcome = ingest_files(db, settings, info, files, on_file=on_file)
+    if template == "auto":
+        console.print(f"Nhận ra mẫu sổ: {outcome.template}")
     console.print(
         f"Sổ {outcome.book_code}: thêm {outcome.added_files} tệp, {outcome.added_pages} trang; "
         f"{outcome.already_present} tệp đã có; {len(outcome.failures)} tệp lỗi."

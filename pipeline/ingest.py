@@ -13,7 +13,7 @@ import re
 import shutil
 import tempfile
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -40,9 +40,13 @@ class BookInfo:
     book_code: str | None = None
 
 
+AUTO = "auto"
+
+
 @dataclass
 class IngestOutcome:
     book_code: str
+    template: str = ""
     added_files: int = 0
     added_pages: int = 0
     already_present: int = 0
@@ -134,17 +138,46 @@ def ingest_files(
     *,
     on_file: Callable[[Path, str | None], None] | None = None,
 ) -> IngestOutcome:
-    """Add scan files to a book. ``on_file(path, error_or_None)`` reports progress per file."""
+    """Add scan files to a book. ``on_file(path, error_or_None)`` reports progress per file.
+
+    ``info.template == "auto"`` picks the template from the first readable page (the book's
+    own template when the book already exists).
+    """
+    files = expand_paths(paths)
+    if info.template == AUTO:
+        info = replace(info, template=resolve_auto_template(db, settings, info, files))
     code = get_or_create_book(db, info)
-    outcome = IngestOutcome(book_code=code)
+    outcome = IngestOutcome(book_code=code, template=info.template)
     store = settings.scan_store
-    for path in expand_paths(paths):
+    for path in files:
         error = _ingest_one(db, settings, code, path, store, outcome)
         if error:
             outcome.failures.append(error)
         if on_file:
             on_file(path, error)
     return outcome
+
+
+def resolve_auto_template(db: Engine, settings: Settings, info: BookInfo, files: list[Path]) -> str:
+    """The template named by the first page that can be read, or the existing book's."""
+    from pipeline.ocr.classify import detect_template
+    from pipeline.scans import render_page, single_page_bytes
+
+    if info.book_code:
+        with session_scope(db) as session:
+            book = session.scalar(select(Book).where(Book.book_code == info.book_code))
+            if book is not None:
+                return book.template
+    dpi = 200  # enough for a title and a grid, and quick on an old PC
+    for path in files:
+        try:
+            scan = inspect_scan(path, max_pixels=settings.max_pixels, dpi=dpi)
+            data = single_page_bytes(path, scan.media_type, 0)
+            image = render_page(data, scan.media_type, name=path.name, dpi=dpi, max_pixels=settings.max_pixels)
+        except HotichError:
+            continue  # reported as usual when the file itself is ingested
+        return detect_template(image, dpi=dpi if scan.media_type == "application/pdf" else None).template
+    raise BadInput("Không có trang nào đọc được để nhận ra loại sổ", hint="hãy chỉ rõ --template")
 
 
 def _ingest_one(db: Engine, settings: Settings, code: str, path: Path, store: Path,
