@@ -50,6 +50,8 @@ from pathlib import Path
 
 os.environ["OMP_THREAD_LIMIT"] = "1"  # inherited by the pool's processes and their Tesseracts
 
+from pipeline.evaluate import Accuracy, score_rows  # noqa: E402
+
 TEMPLATES = ("birth_form", "birth_ledger")
 DEGRADATIONS = ("clean", "moderate", "heavy")
 FACES = ("typewriter", "hand")
@@ -69,10 +71,6 @@ TARGET_PAGES_PER_MIN = 30.0
 
 def case_seed(seed: int, case: int, half: str) -> int:
     return seed * 1000 + (500 if half == "holdout" else 0) + case
-
-
-def norm(value: str | None) -> str:
-    return " ".join(unicodedata.normalize("NFC", value or "").split())
 
 
 # --------------------------------------------------------------------------- pool tasks
@@ -231,68 +229,45 @@ def run_raw(job: PageJob) -> PageOut:
 
 @dataclass
 class Score:
+    """Field scores (pipeline.evaluate, the same as the demo's) plus speed and memory."""
+
     pages: int = 0
-    fields: int = 0
-    fields_right: int = 0
-    nonempty: int = 0
-    nonempty_right: int = 0
-    edits: float = 0.0
-    truth_chars: int = 0
-    records: int = 0
-    records_right: int = 0
     seconds: float = 0.0
     rss_kb: int = 0
     errors: list[str] = field(default_factory=list)
+    fields: Accuracy = field(default_factory=Accuracy)
 
     def add(self, other: "Score") -> None:
-        for name in ("pages", "fields", "fields_right", "nonempty", "nonempty_right", "edits",
-                     "truth_chars", "records", "records_right", "seconds"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.pages += other.pages
+        self.seconds += other.seconds
         self.rss_kb = max(self.rss_kb, other.rss_kb)
         self.errors += other.errors
+        self.fields.add(other.fields)
 
     @property
     def accuracy(self) -> float:
-        return self.nonempty_right / self.nonempty if self.nonempty else float("nan")
+        return self.fields.nonempty_accuracy
 
     @property
     def accuracy_all(self) -> float:
-        return self.fields_right / self.fields if self.fields else float("nan")
+        return self.fields.field_accuracy
 
     @property
     def cer(self) -> float:
-        return self.edits / self.truth_chars if self.truth_chars else float("nan")
+        return self.fields.cer
 
     @property
     def record_share(self) -> float:
-        return self.records_right / self.records if self.records else float("nan")
+        return self.fields.record_share
 
     def pages_per_min(self, workers: int) -> float:
         return workers * 60 * self.pages / self.seconds if self.seconds else float("nan")
 
 
 def score_page(out: PageOut, truth_rows: dict[int, dict[str, str | None]]) -> Score:
-    from rapidfuzz.distance import Levenshtein
-
-    s = Score(pages=1, seconds=out.seconds, rss_kb=out.rss_kb,
-              errors=[f"{out.key}: {out.error}"] if out.error else [])
-    for row, truth in truth_rows.items():
-        got = out.rows.get(row, {})
-        s.records += 1
-        all_right = row in out.rows
-        for name, want_raw in truth.items():
-            want, have = norm(want_raw), norm(got.get(name))
-            right = want == have
-            s.fields += 1
-            s.fields_right += right
-            if want:
-                s.nonempty += 1
-                s.nonempty_right += right
-                s.edits += Levenshtein.distance(have, want)
-                s.truth_chars += len(want)
-            all_right &= right
-        s.records_right += all_right
-    return s
+    return Score(pages=1, seconds=out.seconds, rss_kb=out.rss_kb,
+                 errors=[f"{out.key}: {out.error}"] if out.error else [],
+                 fields=score_rows(out.rows, truth_rows))
 
 
 # --------------------------------------------------------------------------- driver

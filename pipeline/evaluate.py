@@ -34,6 +34,8 @@ class Accuracy:
     records: int = 0
     records_found: int = 0
     records_all_right: int = 0
+    edits: int = 0  # Levenshtein distance summed over non-empty truth fields
+    truth_chars: int = 0
     wrong_by_field: Counter = field(default_factory=Counter)
 
     @property
@@ -44,9 +46,18 @@ class Accuracy:
     def nonempty_accuracy(self) -> float:
         return self.nonempty_right / self.nonempty if self.nonempty else 0.0
 
+    @property
+    def cer(self) -> float:
+        """Character error rate on non-empty fields; junk read into a field can push it over 1."""
+        return self.edits / self.truth_chars if self.truth_chars else 0.0
+
+    @property
+    def record_share(self) -> float:
+        return self.records_all_right / self.records if self.records else 0.0
+
     def add(self, other: "Accuracy") -> None:
         for name in ("fields", "fields_right", "nonempty", "nonempty_right", "records",
-                     "records_found", "records_all_right"):
+                     "records_found", "records_all_right", "edits", "truth_chars"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.wrong_by_field.update(other.wrong_by_field)
 
@@ -66,30 +77,46 @@ def stored_values(db: Engine, book_code: str) -> dict[tuple[int, int], dict[str,
     return out
 
 
-def score_book(db: Engine, book_code: str, truth) -> Accuracy:
-    """Compare a book's stored values with a ``samplegen.BookTruth`` (pages in the same order)."""
-    stored = stored_values(db, book_code)
+def score_rows(got: dict, want: dict) -> Accuracy:
+    """Score read records against truth, both keyed alike (e.g. by (page, row)).
+
+    ``want[key][field]`` is the truth's normalized value, ``got[key][field]`` what was read;
+    a key missing from ``got`` is a record not found. The demo, the tests and bench/ocr.py all
+    score through here.
+    """
+    from rapidfuzz.distance import Levenshtein
+
     acc = Accuracy()
-    for record in truth.records:
+    for key, truth in want.items():
         acc.records += 1
-        got = stored.get((record.page, record.row))
-        if got is not None:
-            acc.records_found += 1
-        all_right = True
-        for name, expected in record.fields.items():
-            want = _norm(expected.value)
-            have = _norm((got or {}).get(name))
-            right = want == have
+        found = got.get(key)
+        acc.records_found += found is not None
+        all_right = found is not None
+        for name, expected in truth.items():
+            want_value, have = _norm(expected), _norm((found or {}).get(name))
+            right = want_value == have
             acc.fields += 1
             acc.fields_right += right
-            if want is not None:
+            if want_value is not None:
                 acc.nonempty += 1
                 acc.nonempty_right += right
+                acc.edits += Levenshtein.distance(have or "", want_value)
+                acc.truth_chars += len(want_value)
             if not right:
                 all_right = False
                 acc.wrong_by_field[name] += 1
-        acc.records_all_right += all_right and got is not None
+        acc.records_all_right += all_right
     return acc
+
+
+def truth_values(truth) -> dict[tuple[int, int], dict[str, str | None]]:
+    """(page, row) → field → normalized value, from a ``samplegen.BookTruth``."""
+    return {(r.page, r.row): {name: f.value for name, f in r.fields.items()} for r in truth.records}
+
+
+def score_book(db: Engine, book_code: str, truth) -> Accuracy:
+    """Compare a book's stored values with a ``samplegen.BookTruth`` (pages in the same order)."""
+    return score_rows(stored_values(db, book_code), truth_values(truth))
 
 
 @dataclass
