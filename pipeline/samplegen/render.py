@@ -176,19 +176,26 @@ def _header(img: Image.Image, g: PageGeometry, book: dict[str, Any], template: T
               anchor="ms")
 
 
+def _blank_page(layout: str, cfg: dict[str, Any], template: Template, book: dict[str, Any],
+                page_no: int, dpi: int):
+    """Paper with the printed header; returns geometry, image, pen, text margins and the body's
+    top and bottom, which both layouts fill in their own way."""
+    g = page_geometry(layout, dpi)
+    img = Image.new("RGB", (g.width, g.height), PAPER)
+    draw = ImageDraw.Draw(img)
+    left, top, right, bottom = cfg["margin_mm"]
+    _header(img, g, book, template, page_no, cfg, g.mm(top))
+    body_top = g.mm(top) + g.mm(cfg["header_mm"])
+    body_bottom = g.height - g.mm(bottom) - g.mm(cfg["footer_mm"])
+    return g, img, draw, g.mm(left), g.width - g.mm(right), body_top, body_bottom
+
+
 def render_form_page(template: Template, book: dict[str, Any], entries: list[dict[str, Any]],
                      page_no: int, dpi: int, writer: ValueWriter
                      ) -> tuple[Image.Image, list[dict[str, tuple[str, str | None, Box | None]]]]:
     """One form page: header, then ``entries`` as label + dotted line + value blocks."""
     cfg = lexicon("layout")["form"]
-    g = page_geometry("form", dpi)
-    img = Image.new("RGB", (g.width, g.height), PAPER)
-    draw = ImageDraw.Draw(img)
-    left, top, right, bottom = cfg["margin_mm"]
-    x0, x1 = g.mm(left), g.width - g.mm(right)
-    _header(img, g, book, template, page_no, cfg, g.mm(top))
-    body_top = g.mm(top) + g.mm(cfg["header_mm"])
-    body_bottom = g.height - g.mm(bottom) - g.mm(cfg["footer_mm"])
+    g, img, draw, x0, x1, body_top, body_bottom = _blank_page("form", cfg, template, book, page_no, dpi)
     draw.line((x0, body_top - g.mm(3), x1, body_top - g.mm(3)), fill=PRINT_INK, width=max(2, dpi // 100))
     n = template.entries_per_page
     entry_h = (body_bottom - body_top) / n
@@ -230,14 +237,7 @@ def render_ledger_page(template: Template, book: dict[str, Any], entries: list[d
     """One ledger page: header, ruled table, one entry per row, dittos where a clerk would."""
     lay = lexicon("layout")
     cfg = lay["ledger"]
-    g = page_geometry("ledger", dpi)
-    img = Image.new("RGB", (g.width, g.height), PAPER)
-    draw = ImageDraw.Draw(img)
-    left, top, right, bottom = cfg["margin_mm"]
-    x0, x1 = g.mm(left), g.width - g.mm(right)
-    _header(img, g, book, template, page_no, cfg, g.mm(top))
-    t_top = g.mm(top) + g.mm(cfg["header_mm"])
-    t_bottom = g.height - g.mm(bottom) - g.mm(cfg["footer_mm"])
+    g, img, draw, x0, x1, t_top, t_bottom = _blank_page("ledger", cfg, template, book, page_no, dpi)
     head_h = g.mm(cfg["header_row_mm"])
     n = template.entries_per_page
     row_h = (t_bottom - t_top - head_h) / n
