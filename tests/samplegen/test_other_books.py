@@ -7,7 +7,6 @@ import datetime as dt
 import hashlib
 import json
 import re
-import shutil
 import unicodedata
 from pathlib import Path
 
@@ -147,7 +146,6 @@ def test_deaths_fall_in_the_book_year(books, name):
             assert re.search(relation, rec.fields["declarant"].value)
 
 
-@pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract not installed")
 @pytest.mark.parametrize("name", NEW)
 def test_page_header_prints_the_template_title(books, name):
     import pytesseract

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import re
-import shutil
 import unicodedata
 from pathlib import Path
 
@@ -153,7 +152,6 @@ def test_given_place_and_year_are_used(tmp_path):
     assert births <= {"1967", "1968"}
 
 
-@pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract not installed")
 def test_clean_typewriter_name_is_legible_to_tesseract(books):
     import pytesseract
 
