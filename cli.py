@@ -146,20 +146,26 @@ def process(
         raise typer.Exit(1)
 
 
+def _page_progress(progress: Progress):
+    """Callbacks for process_books: a bar over pages, each failed page as one red line."""
+    task = progress.add_task("Xử lý trang", total=None)
+
+    def on_start(total: int, executor: str) -> None:
+        progress.update(task, total=total, description=f"Xử lý trang ({executor})" if executor else "Xử lý trang")
+
+    def on_page(result) -> None:
+        if result.error:
+            progress.console.print(f"[red]LỖI[/red] {result.error}")
+        progress.advance(task)
+
+    return on_start, on_page
+
+
 def _run_process(db, settings, **kwargs):
     from pipeline.process import process_books
 
     with _progress() as progress:
-        task = progress.add_task("Xử lý trang", total=None)
-
-        def on_start(total: int, executor: str) -> None:
-            progress.update(task, total=total, description=f"Xử lý trang ({executor})" if executor else "Xử lý trang")
-
-        def on_page(result) -> None:
-            if result.error:
-                progress.console.print(f"[red]LỖI[/red] {result.error}")
-            progress.advance(task)
-
+        on_start, on_page = _page_progress(progress)
         summary = process_books(db, settings, on_start=on_start, on_page=on_page, **kwargs)
     reasons = "; ".join(f"{n} × {reason}" for reason, n in summary.failed_by_reason.most_common())
     console.print(f"Xong: {summary.succeeded} trang thành công, {summary.failed} trang lỗi"
@@ -251,16 +257,7 @@ def demo(
     require_poppler()
     db = _db()
     with _progress() as progress:
-        task = progress.add_task("Xử lý trang", total=None)
-
-        def on_start(total: int, executor: str) -> None:
-            progress.update(task, total=total, description=f"Xử lý trang ({executor})")
-
-        def on_page(result) -> None:
-            if result.error:
-                progress.console.print(f"[red]LỖI[/red] {result.error}")
-            progress.advance(task)
-
+        on_start, on_page = _page_progress(progress)
         outcome = run_demo(db, settings, workers=workers, seed=seed, say=progress.console.print,
                            on_process_start=on_start, on_page=on_page)
     table = Table(title="Kết quả chạy thử so với dữ liệu gốc",

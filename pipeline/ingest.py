@@ -209,7 +209,7 @@ def _ingest_one(db: Engine, settings: Settings, code: str, path: Path, store: Pa
             existing = SourceFile(book_id=book.id, position=position, sha256=sha,
                                   original_name=path.name, size_bytes=path.stat().st_size)
             session.add(existing)
-        existing.stored_path = str(stored.relative_to(store.parent)) if stored.is_relative_to(store.parent) else str(stored)
+        existing.stored_path = str(stored.relative_to(settings.home))  # the workspace may move
         existing.media_type = info.media_type
         existing.page_count = info.page_count
         existing.status, existing.error = "ok", None
@@ -235,8 +235,4 @@ def _record_failure(session, book: Book, existing: SourceFile | None, path: Path
                               stored_path="", media_type="", size_bytes=path.stat().st_size, page_count=0)
         session.add(existing)
     existing.status, existing.error = "failed", error
-    audit(session, "system:ingest", "file.failed", "source_file", sha, book=code_of(book))
-
-
-def code_of(book: Book) -> str:
-    return book.book_code
+    audit(session, "system:ingest", "file.failed", "source_file", sha, book=book.book_code)
