@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from pipeline.clean.distance import ocr_distance
 from pipeline.clean.names import strip_leaders
 from pipeline.clean.numerals import words_to_int
 from pipeline.clean.text import folded_key, non_vietnamese_chars
@@ -35,7 +36,22 @@ def normalize_sex(raw: str) -> tuple[str | None, str | None]:
         return "M", f"Đọc gần đúng giới tính: {key}"
     if key in _FEMALE_OCR:
         return "F", f"Đọc gần đúng giới tính: {key}"
+    near = _nearest_sex(strip_leaders(raw).lower())
+    if near:
+        return near, f"Đọc gần đúng giới tính: {strip_leaders(raw)[:20]}"
     return None, f"Không đọc được giới tính: {strip_leaders(raw)[:20]}"
+
+
+_SEX_WORDS = {"nam": "M", "trai": "M", "nữ": "F", "gái": "F"}
+
+
+def _nearest_sex(read: str) -> str | None:
+    """``Wứ`` → F, ``Wam`` → M: the sex word OCR distance puts clearly nearest, if close."""
+    scored = sorted((ocr_distance(read, word), sex) for word, sex in _SEX_WORDS.items())
+    (best, sex), (second, other) = scored[0], scored[1]
+    if best <= 1.0 and (sex == other or second - best >= 0.3):
+        return sex
+    return None
 
 
 _AGE_WORD = re.compile(r"\b(tuoi|t)\b")

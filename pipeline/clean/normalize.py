@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 from dataclasses import replace
 
+from pipeline.clean.correct import correct_closed, correct_name, correct_text
 from pipeline.clean.dates import parse_date
 from pipeline.clean.fields import (
     normalize_age,
@@ -74,6 +75,32 @@ def _join(*notes: str | None) -> str | None:
     return "; ".join(n for n in notes if n) or None
 
 
+_RELATION = re.compile(r"^(.*?)\s*(\([^()]*\)?)?$")
+
+
+def _corrected(field: str, kind: str, value: str, note: str | None,
+               confidence: float) -> tuple[str, str | None]:
+    """The normalized value after lexicon correction, with the reason added to the note."""
+    if kind == "name":
+        fix = correct_name(value, confidence)
+        if fix:
+            return fix.value, _join(normalize_name(fix.value)[1], fix.note)
+    elif field in ("ethnicity", "nationality"):
+        fix = correct_closed(field, value)
+        if fix:
+            return fix.value, _join(fix.note)
+    elif field == "declarant":  # "Nguyễn Văn An (cha)": a name, then the relation
+        name, relation = _RELATION.match(value).groups()
+        fix = correct_name(name, confidence) if name else None
+        if fix:
+            return " ".join(filter(None, [fix.value, relation])), _join(note, fix.note)
+    elif kind in ("place", "text") and field != "registration_no":
+        fix = correct_text(value, confidence, place=kind == "place")
+        if fix:
+            return fix.value, _join(normalize_text(fix.value)[1], fix.note)
+    return value, note
+
+
 def normalize_field(fv: FieldValue, kind: str, book_year: int | None = None) -> FieldValue:
     """One field cleaned: a new ``FieldValue``; ``raw`` is never changed.
 
@@ -97,6 +124,8 @@ def normalize_field(fv: FieldValue, kind: str, book_year: int | None = None) -> 
         return replace(fv, value=None, status="blank", note=None)
 
     value, note = _normalizer(fv.field, kind, book_year)(text)
+    if value is not None and fv.source == "ocr":
+        value, note = _corrected(fv.field, kind, value, note, fv.confidence)
     confidence = fv.confidence
     if value is None:
         status = "uncertain"

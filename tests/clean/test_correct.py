@@ -1,0 +1,133 @@
+"""Lexicon post-correction: the readings Tesseract really produced on generated pages."""
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline.clean.correct import correct_closed, correct_name, correct_text
+from pipeline.clean.distance import ocr_distance
+from pipeline.clean.fields import normalize_sex
+from pipeline.clean.lexicon import LEXICON_DIR, name_lexicon
+from pipeline.clean.normalize import normalize_field
+from pipeline.clean.syllables import all_syllables, is_valid_syllable, split_tone
+from pipeline.clean.text import canonical_tones
+from pipeline.types import FieldValue
+
+
+@pytest.mark.parametrize("token", ["Nguyễn", "NGUYỄN", "quốc", "giữa", "khuya", "nghiêng",
+                                   "Thủy", "Thuỷ", "yến", "gì", "Hoạt", "Quảng", "Kỷ"])
+def test_real_syllables_are_valid(token):
+    assert is_valid_syllable(token)
+
+
+@pytest.mark.parametrize("token", ["Nguuễn", "Tuụên", "7rần", "8ài", "Mgô", "Qưang", "kan",
+                                   "ngè", "tiềp", "Wam", "T!/", "ghà"])
+def test_impossible_syllables_are_invalid(token):
+    assert not is_valid_syllable(token)
+
+
+def test_every_lexicon_name_is_a_valid_syllable():
+    data = json.loads((LEXICON_DIR / "names.json").read_text(encoding="utf-8"))
+    parts = set(data["surnames"])
+    for group in ("middle_names", "given_names"):
+        for names in data[group].values():
+            parts.update(names)
+    bad = [p for p in parts for t in p.split() if not is_valid_syllable(t)]
+    assert bad == []
+    syllables = set(all_syllables())
+    assert {canonical_tones(t.lower()) for p in parts for t in p.split()} <= syllables
+
+
+def test_split_tone():
+    assert split_tone("Nguyễn") == ("Nguyên", "ngã")
+    assert split_tone("Văn") == ("Văn", "")
+
+
+def test_distance_prices_ocr_slips_below_other_edits():
+    assert ocr_distance("Nguyên", "Nguyễn") < ocr_distance("Nguyên", "Nguyện") + 0.01
+    assert ocr_distance("8ùi", "Bùi") < ocr_distance("Xùi", "Bùi")
+    assert ocr_distance("narn", "nam") < 0.5
+    assert ocr_distance("Ng/uyễn", "Nguyễn") < 0.5  # stray punctuation inside a word
+
+
+@pytest.mark.parametrize("read, confidence, want", [
+    ("Nguuễn Đình Quang Khánh", 0.51, "Nguyễn Đình Quang Khánh"),
+    ("7rần Thị Diệp", 0.54, "Trần Thị Diệp"),
+    ("Đổ Thị Hiệp", 0.50, "Đỗ Thị Hiệp"),
+    ("Nguyên Văn Quẳng", 0.35, "Nguyễn Văn Quảng"),
+    ("Mgô Văn Sỹ", 0.27, "Ngô Văn Sỹ"),
+    ("Ms Nguuẫn Qưang Vượng", 0.08, "Nguyễn Quang Vượng"),
+])
+def test_misread_names_are_corrected(read, confidence, want):
+    fix = correct_name(read, confidence)
+    assert fix is not None and fix.value == want
+    assert "Sửa theo từ điển" in fix.note
+
+
+@pytest.mark.parametrize("read, confidence", [
+    ("Nguyên Thị Lộc", 0.95),   # a rare surname read with confidence stays
+    ("Trần Văn Nhân", 0.40),    # every part is a known name part
+    ("Mai Văn Tuụên", 0.32),    # Tuyên / Tuyến / Tuyền: too close to call, left to a reviewer
+    ("Lò Văn Pằn", 0.30),       # a minority given name we do not list, and a valid syllable
+])
+def test_names_left_alone(read, confidence):
+    assert correct_name(read, confidence) is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(sorted(name_lexicon().given.words.values())), min_size=1,
+                max_size=3), st.sampled_from(sorted(name_lexicon().surnames.words.values())),
+       st.floats(0, 1))
+def test_a_name_made_of_known_parts_is_never_changed(given_parts, surname, confidence):
+    assert correct_name(" ".join([surname, *given_parts]), confidence) is None
+
+
+@pytest.mark.parametrize("read, want", [
+    ("Xóm 1o, xã Khánh Sơn", "Xóm 10, xã Khánh Sơn"),
+    ("Xóm ó, xã Diễn Trường", "Xóm 6, xã Diễn Trường"),
+    ("Trạm xá xã Khánh sơn", "Trạm xá xã Khánh Sơn"),
+    ("Tram xá xã Võ Liệt", "Trạm xá xã Võ Liệt"),
+    ("Bệnh viên huyện Nam Đân", "Bệnh viện huyện Nam Đàn"),
+    ("Xóm 7, xã Võ tiệt", "Xóm 7, xã Võ Liệt"),
+])
+def test_places(read, want):
+    fix = correct_text(read, 0.4, place=True)
+    assert fix is not None and fix.value == want
+
+
+def test_confident_plain_text_is_not_touched():
+    assert correct_text("Tai nha", 0.95, place=True) is None
+    assert correct_text("Xóm 4, xã Hưng Lộc", 0.4, place=True) is None
+
+
+def test_closed_lists():
+    assert correct_closed("nationality", "Việt. Nai").value == "Việt Nam"
+    assert correct_closed("nationality", "Việt Na").value == "Việt Nam"
+    assert correct_closed("ethnicity", "Kinh") is None
+    assert correct_closed("ethnicity", "Tảy").value == "Tày"
+
+
+def test_sex_read_through_lookalikes():
+    assert normalize_sex("Wứ")[0] == "F"
+    assert normalize_sex("Wam")[0] == "M"
+    assert normalize_sex("Na")[0] is None  # Nam or Nữ: cannot tell
+
+
+def test_normalize_field_keeps_raw_and_explains():
+    fv = FieldValue("father_name", "MA Nguuẫn Văn Thịnh", None, "read", 0.06)
+    out = normalize_field(fv, "name")
+    assert out.raw == "MA Nguuẫn Văn Thịnh"
+    assert out.value == "Nguyễn Văn Thịnh"
+    assert out.status == "uncertain" and "Sửa theo từ điển" in out.note
+
+
+def test_declarant_name_and_relation():
+    fv = FieldValue("declarant", "Mgô Văn Sỹ (cha)", None, "read", 0.29)
+    assert normalize_field(fv, "text").value == "Ngô Văn Sỹ (cha)"
+
+
+def test_reviewed_values_are_not_corrected():
+    fv = FieldValue("full_name", "Nguyên Văn An", None, "read", 0.2, source="review")
+    assert normalize_field(fv, "name").value == "Nguyên Văn An"
