@@ -187,3 +187,66 @@ def parse_date(raw: str, book_year: int | None = None) -> tuple[str | None, str 
     if m and not _has_other_digits(text, m.span()):
         return _iso(None, None, int(m.group(1)))
     return None, f"Không đọc được ngày: {text[:40]}"
+
+
+# Hand-written digits Tesseract confuses, with the cost of each slip (see clean.distance).
+_DIGIT_SLIPS = {frozenset(p): c for p, c in {
+    ("4", "9"): 0.5, ("1", "7"): 0.5, ("4", "7"): 0.6, ("3", "8"): 0.6, ("5", "6"): 0.6,
+    ("0", "6"): 0.6, ("0", "8"): 0.6, ("0", "9"): 0.6, ("1", "4"): 0.7, ("2", "7"): 0.7,
+    ("6", "8"): 0.7, ("5", "3"): 0.8, ("9", "8"): 0.8, ("2", "3"): 0.9,
+}.items()}
+EARLIEST_YEAR = 1850
+
+
+def plausible_years(field: str, book_type: str, book_year: int | None) -> tuple[int, int] | None:
+    """Years a date field of a book of ``book_year`` almost always holds, or None if unknown.
+
+    An entry is registered in the book's year (a January entry may close the previous year's
+    book); a birth register records births of the last few years; deaths are registered
+    within days. Other dates (a bride's birth) can be any year before the book.
+    """
+    if book_year is None:
+        return None
+    if field == "registration_date":
+        return book_year - 1, book_year + 1
+    if field == "birth_date" and book_type == "birth":
+        return book_year - 10, book_year
+    if field == "death_date" and book_type == "death":
+        return book_year - 5, book_year
+    if field.endswith("date"):
+        return book_year - 110, book_year
+    return None
+
+
+def _year_cost(read: str, year: str) -> float:
+    cost = 0.0
+    for a, b in zip(read, year):
+        if a != b:
+            cost += _DIGIT_SLIPS.get(frozenset((a, b)), 9.0)
+    return cost
+
+
+def fit_year(iso: str, window: tuple[int, int], confident: bool) -> tuple[str, str | None]:
+    """An ISO date whose year lies outside ``window`` moved into it through digit slips.
+
+    The year is replaced when it is impossible (before 1850 or after the book), or when OCR
+    was unsure of the field, and one year inside the window is clearly the nearest reading.
+
+        >>> fit_year("1412-12-24", (1963, 1973), confident=False)
+        ('1972-12-24', 'Năm đọc được 1412, sửa thành 1972 theo năm của sổ')
+        >>> fit_year("1950-05-01", (1963, 1973), confident=True)   # a late registration
+        ('1950-05-01', None)
+    """
+    read = iso[:4]
+    year = int(read)
+    low, high = window
+    if low <= year <= high:
+        return iso, None
+    impossible = year < EARLIEST_YEAR or year > high
+    if confident and not impossible:
+        return iso, None
+    scored = sorted((_year_cost(read, str(y)), y) for y in range(low, high + 1))
+    best_cost, best = scored[0]
+    if best_cost > 1.2 or (len(scored) > 1 and scored[1][0] - best_cost < 0.2):
+        return iso, None
+    return f"{best}{iso[4:]}", f"Năm đọc được {read}, sửa thành {best} theo năm của sổ"

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from pipeline.clean.correct import correct_closed, correct_name, correct_text
-from pipeline.clean.dates import parse_date
+from pipeline.clean.dates import fit_year, parse_date, plausible_years
 from pipeline.clean.fields import (
     normalize_age,
     normalize_registration_no,
@@ -101,7 +101,8 @@ def _corrected(field: str, kind: str, value: str, note: str | None,
     return value, note
 
 
-def normalize_field(fv: FieldValue, kind: str, book_year: int | None = None) -> FieldValue:
+def normalize_field(fv: FieldValue, kind: str, book_year: int | None = None,
+                    years: tuple[int, int] | None = None) -> FieldValue:
     """One field cleaned: a new ``FieldValue``; ``raw`` is never changed.
 
     >>> fv = FieldValue("birth_date", "31/2/1968", None, "read", 0.95)
@@ -126,6 +127,11 @@ def normalize_field(fv: FieldValue, kind: str, book_year: int | None = None) -> 
     value, note = _normalizer(fv.field, kind, book_year)(text)
     if value is not None and fv.source == "ocr":
         value, note = _corrected(fv.field, kind, value, note, fv.confidence)
+        if kind == "date" and years is not None and value[:4].isdigit():
+            value, fixed = fit_year(value, years, fv.confidence >= MIN_CONFIDENCE)
+            if fixed:
+                stale = note and note.startswith("Năm bất thường")
+                note = _join(None if stale else note, fixed)
     confidence = fv.confidence
     if value is None:
         status = "uncertain"
@@ -160,7 +166,8 @@ def normalize_record(
             kind = template.kind_of(name)
         except KeyError:
             kind = "text"
-        out[name] = normalize_field(fv, kind, book_year)
+        years = plausible_years(name, template.book_type, book_year) if kind == "date" else None
+        out[name] = normalize_field(fv, kind, book_year, years)
     return out
 
 

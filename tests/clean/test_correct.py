@@ -131,3 +131,29 @@ def test_declarant_name_and_relation():
 def test_reviewed_values_are_not_corrected():
     fv = FieldValue("full_name", "Nguyên Văn An", None, "read", 0.2, source="review")
     assert normalize_field(fv, "name").value == "Nguyên Văn An"
+
+
+@pytest.mark.parametrize("raw, confidence, want", [
+    ("24/12/1412", 0.46, "1972-12-24"),  # impossible year: 4 for 9, 1 for 7
+    ("04/12/1942", 0.34, "1972-12-04"),  # unsure and thirty years before its register
+    ("28/12/12", 0.56, "1972-12-28"),    # two-digit year resolved to 1912, a 1 for a 7
+    ("5/2/4974", 0.45, "1974-02-05"),    # registration date, after the book: impossible
+])
+def test_years_moved_into_the_books_range(raw, confidence, want):
+    from pipeline.templates import load_template
+    from pipeline.clean.normalize import normalize_record
+
+    tpl = load_template("birth_ledger")
+    field = "registration_date" if "4974" in raw else "birth_date"
+    out = normalize_record({field: FieldValue(field, raw, None, "read", confidence)}, tpl, 1973)
+    assert out[field].value == want
+    assert out[field].status == "uncertain" and "theo năm của sổ" in out[field].note
+
+
+def test_a_confident_late_registration_keeps_its_year():
+    from pipeline.templates import load_template
+    from pipeline.clean.normalize import normalize_record
+
+    out = normalize_record({"birth_date": FieldValue("birth_date", "1/5/1950", None, "read", 0.95)},
+                           load_template("birth_form"), 1973)
+    assert out["birth_date"].value == "1950-05-01"
