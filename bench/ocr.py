@@ -93,6 +93,7 @@ class PageOut:
     seconds: float
     rss_kb: int
     error: str | None = None
+    statuses: dict[int, dict[str, str]] = field(default_factory=dict)  # row → field → status
 
 
 def _rss_kb() -> int:
@@ -110,17 +111,19 @@ def _generate(args: tuple[str, str, str, int, int, str]) -> tuple[str, dict]:
     return out, truth
 
 
-def _clean(template, record_fields: list[tuple[int, dict]], book_year) -> dict[int, dict]:
+def _clean(template, record_fields: list[tuple[int, dict]], book_year):
+    """Normalized values and statuses per row, as the worker stores them."""
     from pipeline.clean import normalize_record, resolve_dittos
 
     rows = [fields for _, fields in record_fields]
     if template.layout == "ledger":
         rows = resolve_dittos(rows)
-    out = {}
+    values, statuses = {}, {}
     for (row, _), fields in zip(record_fields, rows):
         normalized = normalize_record(fields, template, book_year)
-        out[row] = {name: fv.value for name, fv in normalized.items()}
-    return out
+        values[row] = {name: fv.value for name, fv in normalized.items()}
+        statuses[row] = {name: fv.status for name, fv in normalized.items()}
+    return values, statuses
 
 
 def _load_rgb(path: str):
@@ -140,11 +143,13 @@ def run_hotich(job: PageJob) -> PageOut:
     template = load_template(job.template)
     try:
         page = read_page(_load_rgb(job.png), template, None, dpi=None)
-        rows = _clean(template, [(r.row, r.fields) for r in page.records], job.book_year)
+        rows, statuses = _clean(template, [(r.row, r.fields) for r in page.records],
+                                job.book_year)
         error = None
     except Exception as exc:  # noqa: BLE001 - a failed page scores as nothing read
-        rows, error = {}, f"{type(exc).__name__}: {exc}"
-    return PageOut(job.group, job.key, rows, time.perf_counter() - started, _rss_kb(), error)
+        rows, statuses, error = {}, {}, f"{type(exc).__name__}: {exc}"
+    return PageOut(job.group, job.key, rows, time.perf_counter() - started, _rss_kb(), error,
+                   statuses)
 
 
 def _label_pattern(label: str) -> str:
@@ -217,7 +222,7 @@ def run_raw(job: PageJob) -> PageOut:
                    for name, raw in cells.items()})
             for row, cells in split(text, template).items()
         ]
-        rows = _clean(template, records, job.book_year)
+        rows, _ = _clean(template, records, job.book_year)
         error = None
     except Exception as exc:  # noqa: BLE001
         rows, error = {}, f"{type(exc).__name__}: {exc}"
@@ -236,8 +241,14 @@ class Score:
     rss_kb: int = 0
     errors: list[str] = field(default_factory=list)
     fields: Accuracy = field(default_factory=Accuracy)
+    routed: int = 0  # fields given a status by the clean stage
+    accepted: int = 0  # of those, left without review (status read or blank)
+    accepted_right: int = 0
 
     def add(self, other: "Score") -> None:
+        self.routed += other.routed
+        self.accepted += other.accepted
+        self.accepted_right += other.accepted_right
         self.pages += other.pages
         self.seconds += other.seconds
         self.rss_kb = max(self.rss_kb, other.rss_kb)
@@ -265,9 +276,23 @@ class Score:
 
 
 def score_page(out: PageOut, truth_rows: dict[int, dict[str, str | None]]) -> Score:
-    return Score(pages=1, seconds=out.seconds, rss_kb=out.rss_kb,
-                 errors=[f"{out.key}: {out.error}"] if out.error else [],
-                 fields=score_rows(out.rows, truth_rows))
+    score = Score(pages=1, seconds=out.seconds, rss_kb=out.rss_kb,
+                  errors=[f"{out.key}: {out.error}"] if out.error else [],
+                  fields=score_rows(out.rows, truth_rows))
+    for row, statuses in out.statuses.items():
+        for name, status in statuses.items():
+            if name not in truth_rows.get(row, {}):
+                continue
+            score.routed += 1
+            if status in ("read", "blank"):
+                score.accepted += 1
+                score.accepted_right += _same(out.rows[row].get(name), truth_rows[row][name])
+    return score
+
+
+def _same(a: str | None, b: str | None) -> bool:
+    norm = lambda v: " ".join(unicodedata.normalize("NFC", v).split()) if v else None  # noqa: E731
+    return norm(a) == norm(b)
 
 
 # --------------------------------------------------------------------------- driver
@@ -395,6 +420,18 @@ def render(result: dict, args) -> str:
                  f"{'≥' + format(TARGET_PAGES_PER_MIN, '.0f'):>6} "
                  + " ".join(f"{s:7.1f} {'✓' if s >= TARGET_PAGES_PER_MIN else '✗'}"
                             for s in speeds))
+    lines += ["", "routing (hotich): fields the clean stage accepts without a reviewer, and how "
+              "many of those are right", f"{'group':37} {'accepted':>9} {'right':>9}"]
+    for (template, degradation, face), by_method in result["groups"].items():
+        s = by_method["hotich"]
+        if s.routed:
+            lines.append(f"{template + ' / ' + degradation + ' / ' + face:37} "
+                         f"{_pct(s.accepted / s.routed):>9} "
+                         f"{_pct(s.accepted_right / s.accepted if s.accepted else math.nan):>9}")
+    s = result["total"]["hotich"]
+    if s.routed:
+        lines.append(f"{'total':37} {_pct(s.accepted / s.routed):>9} "
+                     f"{_pct(s.accepted_right / s.accepted if s.accepted else math.nan):>9}")
     errors = [e for m in METHODS for e in result["total"][m].errors]
     if errors:
         lines += ["", f"{len(errors)} page(s) failed:"] + [f"  {e}" for e in errors[:10]]
