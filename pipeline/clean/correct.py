@@ -151,6 +151,44 @@ def correct_name(name: str, confidence: float) -> Correction | None:
     return Correction(" ".join(out), tuple(changes))
 
 
+def _near_words(token: str, words: WordList, within: float = 0.2) -> list[str]:
+    read = lexicon_key(token)
+    near = [k for k in _candidates(read, tuple(words.words)) if ocr_distance(read, k) <= within]
+    return [words.words[k] for k in near]
+
+
+def doubts(value: str, *, name: bool) -> str | None:
+    """Why a reading that needs no correction should still be seen by a person, or None.
+
+    OCR can be sure of a wrong tone mark (``Ty`` for ``Tỵ``, ``Đỉnh`` for ``Đinh``): a part
+    that no list holds while a listed word is one mark away is shown with that word, and a
+    surname outside the list of surnames is shown as rare.
+
+        >>> doubts("Đỉnh Thị Nhạn", name=True)
+        'Họ ít gặp: Đỉnh (gần: Đinh)'
+        >>> doubts("Nguyễn Văn Đình Ty", name=True)
+        'Có thể là: Ty → Tý/Tỵ'
+    """
+    notes = []
+    tokens = value.split()
+    lex = name_lexicon()
+    for i, token in enumerate(tokens):
+        core = token.strip(",.;()")
+        if not core or not core[0].isalpha():
+            continue
+        if name and i == 0 and len(tokens) > 1:
+            if core not in lex.surnames:
+                near = _near_words(core, lex.surnames, 0.35)
+                notes.append(f"Họ ít gặp: {core}" + (f" (gần: {'/'.join(near)})" if near else ""))
+            continue
+        words = (lex.given if i == len(tokens) - 1 else lex.middle) if name else register_words()
+        if core not in words and core.lower() not in words:
+            near = sorted({_with_case(core, w) for w in _near_words(core, words)})
+            if near:
+                notes.append(f"Có thể là: {core} → {'/'.join(near)}")
+    return "; ".join(notes) or None
+
+
 _TOKEN = re.compile(r"^([\W_]*?)([^\W_](?:.*[^\W_])?)?([\W_]*)$")
 _NUMBERED_UNITS = {"xóm", "đội", "tổ", "khối", "số", "thôn", "khu", "bản"}
 _NUMBER_LOOKS = str.maketrans({"o": "0", "O": "0", "ơ": "0", "ó": "6", "Ó": "6", "ò": "6",

@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 from dataclasses import replace
 
-from pipeline.clean.correct import correct_closed, correct_name, correct_text
+from pipeline.clean.correct import correct_closed, correct_name, correct_text, doubts
 from pipeline.clean.dates import fit_year, parse_date, plausible_years
 from pipeline.clean.fields import (
     normalize_age,
@@ -85,6 +85,7 @@ def _corrected(field: str, kind: str, value: str, note: str | None,
         fix = correct_name(value, confidence)
         if fix:
             return fix.value, _join(normalize_name(fix.value)[1], fix.note)
+        return value, _join(note, doubts(value, name=True))
     elif field in ("ethnicity", "nationality"):
         fix = correct_closed(field, value)
         if fix:
@@ -98,6 +99,7 @@ def _corrected(field: str, kind: str, value: str, note: str | None,
         fix = correct_text(value, confidence, place=kind == "place")
         if fix:
             return fix.value, _join(normalize_text(fix.value)[1], fix.note)
+        return value, _join(note, doubts(value, name=False))
     return value, note
 
 

@@ -157,3 +157,15 @@ def test_a_confident_late_registration_keeps_its_year():
     out = normalize_record({"birth_date": FieldValue("birth_date", "1/5/1950", None, "read", 0.95)},
                            load_template("birth_form"), 1973)
     assert out["birth_date"].value == "1950-05-01"
+
+
+def test_sure_but_doubtful_readings_go_to_a_reviewer_with_the_near_word():
+    fv = FieldValue("mother_name", "Đỉnh Thị Nhạn", None, "read", 0.87)
+    out = normalize_field(fv, "name")
+    assert out.value == "Đỉnh Thị Nhạn"  # not changed: OCR was sure
+    assert out.status == "uncertain" and "Đinh" in out.note
+    place = normalize_field(FieldValue("birth_place", "Xớm 8, xã Hợp Thành", None, "read", 0.85),
+                            "place")
+    assert place.status == "uncertain" and "Xóm" in place.note
+    plain = normalize_field(FieldValue("full_name", "Nguyễn Văn An", None, "read", 0.9), "name")
+    assert plain.status == "read" and plain.note is None
