@@ -99,7 +99,8 @@ def _corrected(field: str, kind: str, value: str, note: str | None,
         fix = correct_text(value, confidence, place=kind == "place")
         if fix:
             return fix.value, _join(normalize_text(fix.value)[1], fix.note)
-        return value, _join(note, doubts(value, name=False))
+        # Free text (notes, causes) is too open for a vocabulary to doubt; places are not.
+        return value, _join(note, doubts(value, name=False)) if kind == "place" else note
     return value, note
 
 
