@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 from pipeline.clean import record_confidence, record_status
 from pipeline.executor import open_executor
 from pipeline.errors import NotFound
+from pipeline.ocr.archive_xml import ArchivePage, page_xml
 from pipeline.ocr.tesseract import words_to_tsv
 from pipeline.scans import single_page_bytes
 from pipeline.settings import Settings
@@ -81,8 +82,37 @@ def _reason(error: str) -> str:
     return error.split(": ", 1)[-1]
 
 
-def persist_result(db: Engine, result: PageResult, stage_run_id: int | None, dpi: int | None = None) -> int:
-    """Write one page's outcome in one transaction; returns the number of records written."""
+def page_xml_path(home: Path, book_code: str, page_no: int) -> Path:
+    """Where the PAGE XML of a processed page is kept, beside the database."""
+    return home / "ocr" / book_code / f"page-{page_no:04d}.xml"
+
+
+def _write_page_xml(home: Path, page: Page, result: PageResult) -> None:
+    """The page's result as PAGE XML, for archives; rewritten whole on a re-run.
+
+    Written to a temporary name and renamed, so a killed run leaves no half file; written
+    before the page's transaction commits, so a page marked done always has its file.
+    """
+    target = page_xml_path(home, page.book.book_code, page.page_no)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    image = page.source_file.stored_path
+    if page.source_file.page_count > 1:
+        image += f"#page={page.index_in_file + 1}"
+    xml = page_xml(ArchivePage(
+        image, result.width or 0, result.height or 0, result.words, result.records,
+        result.stage_versions.get("ocr_detail", ""), page_number=page.page_no,
+    ))
+    tmp = target.with_suffix(".xml.tmp")
+    tmp.write_text(xml, encoding="utf-8")
+    tmp.replace(target)
+
+
+def persist_result(db: Engine, result: PageResult, stage_run_id: int | None, dpi: int | None = None,
+                   home: Path | None = None) -> int:
+    """Write one page's outcome in one transaction; returns the number of records written.
+
+    With ``home``, the page's PAGE XML is written under ``home/ocr/<book>/``.
+    """
     with session_scope(db) as session:
         page = session.get(Page, result.page_id)
         if page is None or page.status == "done":
@@ -116,6 +146,8 @@ def persist_result(db: Engine, result: PageResult, stage_run_id: int | None, dpi
         # A PDF page has the resolution we rendered it at; an image's own dpi is not trusted.
         page.dpi = dpi if page.source_file.media_type == "application/pdf" else None
         page.ocr_words = words_to_tsv(result.words)
+        if home is not None and result.width and result.height:
+            _write_page_xml(home, page, result)
         return len(result.records)
 
 
@@ -148,7 +180,8 @@ def process_books(
                 on_start(len(pages), executor.description)
             tasks = _tasks(db, settings, [page_id for page_id, _ in pages], ocr_engine)
             for result in executor.imap_unordered(process_page, tasks):
-                written = persist_result(db, result, summary.stage_run_id, settings.render_dpi)
+                written = persist_result(db, result, summary.stage_run_id, settings.render_dpi,
+                                         settings.home)
                 if result.error:
                     summary.failed += 1
                     summary.failed_by_reason[_reason(result.error)] += 1

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from distributed import LocalCluster
+from lxml import etree
 from sqlalchemy import func, select
 
 from pipeline.evaluate import score_book
@@ -11,11 +14,14 @@ from pipeline.export.records import records_frame
 from pipeline.ingest import BookInfo, ingest_files
 from pipeline.match.population import import_population
 from pipeline.match.simple import match_books
-from pipeline.process import process_books
+from pipeline.process import page_xml_path, process_books
 from pipeline.samplegen import BookSpec, generate_book, generate_population
 from pipeline.settings import Settings
 from pipeline.storage.db import session_scope
-from pipeline.storage.models import Link, Page, StageRun
+from pipeline.storage.models import FieldValue, Link, Page, Record, StageRun
+
+
+XSD = Path(__file__).parents[1] / "ocr" / "data" / "xsd"
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +60,17 @@ def test_chain_on_remote_scheduler(engine, tmp_path, scheduler, sample):
         runs = {r.stage: r for r in session.scalars(select(StageRun))}
         assert runs["process"].outcome == "ok" and runs["match"].params["auto_link"] == 0.9
         assert session.scalar(select(func.count()).select_from(Link).where(Link.explanation.is_not(None))) > 0
+    # The page's PAGE XML is beside the database, valid, and holds what was stored.
+    xml = page_xml_path(settings.home, "SCHED-1", 1)
+    schema = etree.XMLSchema(etree.parse(str(XSD / "pagecontent-2019-07-15.xsd")))
+    doc = etree.parse(str(xml))
+    schema.assertValid(doc)
+    with session_scope(engine) as session:
+        raw = session.scalar(select(FieldValue.raw).join(Record).where(
+            Record.row == 1, FieldValue.field == "full_name"))
+    texts = doc.xpath("//pc:TextLine[contains(@custom, 'full_name')]/pc:TextEquiv/pc:Unicode/text()",
+                      namespaces={"pc": doc.getroot().nsmap[None]})
+    assert raw and raw in texts
     # Matching again keeps the same links (idempotent).
     again = match_books(engine)
     assert (again.auto, again.review, again.no_match) == (matched.auto, matched.review, matched.no_match)

@@ -61,6 +61,8 @@ def test_killed_run_is_finished_by_running_again(tmp_path):
             "select count(*) from field_values group by record_id, field having count(*) > 1").fetchall()
     assert len(keys) == len(set(keys)) == len(truth.records)
     assert all(n == 3 for _, n in per_page) and versions == []
+    xml = sorted(p.name for p in (home / "ocr").rglob("*.xml*"))
+    assert xml == [f"page-{n:04d}.xml" for n in range(1, 6)]  # none half-written
     # A third run finds nothing to do and changes nothing.
     third = subprocess.run([HOTICH, "process", "--workers", "1"], env=env, capture_output=True, text=True)
     assert third.returncode == 0 and "0 trang thành công" in third.stdout
