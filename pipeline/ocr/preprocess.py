@@ -1,4 +1,4 @@
-"""The only place that cleans page images: gray, resolution, background, deskew, binarize, lines."""
+"""The only place that cleans page images: seals, gray, dpi, background, deskew, binarize, lines."""
 
 from __future__ import annotations
 
@@ -53,6 +53,114 @@ def to_gray(image: np.ndarray) -> np.ndarray:
     if image.shape[2] == 4:
         return cv2.cvtColor(image, cv2.COLOR_RGBA2GRAY)
     return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+
+
+def _paper_colour(rgb: np.ndarray) -> np.ndarray:
+    """Local paper colour, at 1/8 size: a closing wider than any stroke, seal star or ring.
+
+    Like ``normalize_background`` but per channel and coarser, so a seal's filled star (about
+    5 mm) and thick ring count as ink, not as paper.
+    """
+    small = cv2.resize(rgb, None, fx=0.125, fy=0.125, interpolation=cv2.INTER_AREA)
+    paper = cv2.morphologyEx(small, cv2.MORPH_CLOSE, _rect(9, 9))
+    return cv2.medianBlur(paper, 5)
+
+
+#: Stamp ink, as transmittance relative to the local paper (0-255): red passes, green is
+#: absorbed, blue about as much as green or less (red to magenta-red, not the orange-brown of
+#: stains and yellowing, never the blue or violet of pen ink). Aged unstamped pages measured
+#: up to ~35 red-minus-green on a few pixels (stain rims), a faded seal 25-50 on its ring.
+STAMP_SEED = 36  # red minus green of seed pixels
+STAMP_EDGE = 12  # red minus green of faint ink joined to seeds
+STAMP_GATE = 24  # red minus green at quarter size, where thin strokes are diluted
+STAMP_MIN_SHARE = 5e-5  # share of the quarter page that must pass the gate to look further
+STAMP_MIN_SEEDS = 200  # seed pixels in one place that make a seal (a seal has thousands)
+STAMP_MIN_RED = 64  # raw red: stamp ink passes red; torn-off dark corners are noise here
+
+
+def remove_stamp_ink(image: np.ndarray) -> np.ndarray:
+    """Wash out red and purple-red seal ink, keeping the print and pen ink under it.
+
+        >>> page = np.full((400, 400, 3), (236, 226, 196), np.uint8)   # yellowed paper
+        >>> remove_stamp_ink(page) is page          # no seal: the same array back
+        True
+        >>> page[100:300, 180:220] = (202, 78, 74)   # a red band of seal ink
+        >>> page[190:210, 50:350] = (22, 38, 120)    # a blue pen stroke across it
+        >>> out = remove_stamp_ink(page)
+        >>> out[120, 200].tolist(), out[200, 200].tolist()   # bare seal → paper; pen ink stays
+        ([236, 226, 196], [22, 38, 120])
+
+    A pixel is stamp ink when, relative to the paper around it, it lets red light through and
+    absorbs green (red to magenta hues), the way a red dropout filter sees it. Such pixels are
+    replaced by the paper colour darkened by what their red channel still lacks: stamp ink
+    over bare paper becomes paper, while black print or blue and purple ink under the stamp
+    absorb red too and so stay dark. Pixels dark in every channel (stamp over dark ink) are not
+    stamp-coloured and are left as they are. Gray images, and colour pages without a seal, come
+    back unchanged (the same object). Blue and purple pen inks pass less red than blue, so they
+    are never taken for stamp ink; a violet seal would not be removed either.
+    """
+    if image.ndim != 3 or image.shape[2] < 3:
+        return image
+    rgb = image[:, :, :3]
+    h, w = rgb.shape[:2]
+    paper = _paper_colour(rgb)
+    # A cheap look at quarter size first: most pages have no seal and stop here.
+    quarter = cv2.resize(rgb, (max(1, w // 4), max(1, h // 4)), interpolation=cv2.INTER_AREA)
+    gate = _stamp_ink(quarter, _transmittance(quarter, paper), STAMP_GATE)
+    if np.count_nonzero(gate) < STAMP_MIN_SHARE * gate.size:
+        return image
+    _, _, stats, _ = cv2.connectedComponentsWithStats(cv2.dilate(gate, _rect(9, 9)))
+    out = image.copy()
+    changed = False
+    for x, y, bw, bh, _ in stats[1:]:
+        x0, y0 = max(0, 4 * x - 8), max(0, 4 * y - 8)
+        x1, y1 = min(w, 4 * (x + bw) + 8), min(h, 4 * (y + bh) + 8)
+        changed |= _wash(out[y0:y1, x0:x1, :3], paper, (x0, y0), (w, h))
+    return out if changed else image
+
+
+def _transmittance(rgb: np.ndarray, paper_small: np.ndarray, origin=(0, 0), full=None
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """``rgb`` divided by the paper colour under it (0-255, saturating), and that paper."""
+    h, w = rgb.shape[:2]
+    if full is None:
+        paper = cv2.resize(paper_small, (w, h), interpolation=cv2.INTER_LINEAR)
+    else:  # a window of the full page: scale the paper estimate, then cut the window out
+        fx, fy = paper_small.shape[1] / full[0], paper_small.shape[0] / full[1]
+        m = np.array([[fx, 0, origin[0] * fx], [0, fy, origin[1] * fy]], np.float32)
+        paper = cv2.warpAffine(paper_small, m, (w, h),
+                               flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                               borderMode=cv2.BORDER_REPLICATE)
+    return cv2.divide(rgb, np.maximum(paper, 1), scale=255), paper
+
+
+def _stamp_ink(rgb: np.ndarray, transmitted: tuple[np.ndarray, np.ndarray], redness: int
+               ) -> np.ndarray:
+    """Pixels (0/255) whose colour, relative to the paper, is stamp ink at least this red."""
+    r, g, b = cv2.split(transmitted[0])
+    hue = (r >= b) & (cv2.add(b, 16) >= g) & (rgb[:, :, 0] >= STAMP_MIN_RED)
+    return ((cv2.subtract(r, g) >= redness) & hue).astype(np.uint8) * 255
+
+
+def _wash(window: np.ndarray, paper_small: np.ndarray, origin, full) -> bool:
+    """Remove the stamp ink inside one window of the page (in place). True if anything changed."""
+    t, paper = transmitted = _transmittance(window, paper_small, origin, full)
+    seeds = _stamp_ink(window, transmitted, STAMP_SEED)
+    if np.count_nonzero(seeds) < STAMP_MIN_SEEDS:
+        return False
+    # Hysteresis: faint ink counts where it is joined (across 1-2 px gaps) to seed pixels.
+    faint = _stamp_ink(window, transmitted, STAMP_EDGE)
+    n, labels = cv2.connectedComponents(cv2.dilate(faint | seeds, _rect(3, 3)), connectivity=8)
+    joined = np.zeros(n, bool)
+    joined[labels[seeds > 0]] = True
+    joined[0] = False
+    mask = joined[labels] & (faint > 0)
+    # What red light a bare impression lets through: pixels at least that bright are paper.
+    r = t[:, :, 0]
+    lift = max(0.5, float(np.percentile(r[seeds > 0], 40)) / 255)
+    keep = np.minimum(1.0, r[mask].astype(np.float32) / 255 / lift)
+    window[mask] = (paper[mask].astype(np.float32) * keep[:, None] + 0.5).astype(np.uint8)
+    return True
 
 
 def estimate_dpi(gray: np.ndarray) -> float:
@@ -145,7 +253,7 @@ def _leader_mask(ink: np.ndarray) -> np.ndarray:
 
 
 def preprocess_page(
-    image: np.ndarray, *, dpi: float | None = None, deskew: bool = True
+    image: np.ndarray, *, dpi: float | None = None, deskew: bool = True, stamps: bool = True
 ) -> PreparedPage:
     """Prepare a page (RGB or gray uint8) for OCR.
 
@@ -154,9 +262,11 @@ def preprocess_page(
         (1.0, 0.0)
 
     Pages under ~250 dpi are upscaled to 300 (Tesseract wants ~20 px letters); higher ones are
-    left alone. Skew up to ±5° is corrected by rotating about the page centre.
+    left alone. Skew up to ±5° is corrected by rotating about the page centre. Red seal ink is
+    washed out of colour pages first (``stamps=False`` keeps it), see ``remove_stamp_ink``.
     """
-    gray = to_gray(np.asarray(image))
+    image = np.asarray(image)
+    gray = to_gray(remove_stamp_ink(image) if stamps else image)
     input_shape = (gray.shape[0], gray.shape[1])
     dpi = dpi or estimate_dpi(gray)
     scale = TARGET_DPI / dpi if dpi < 250 else 1.0

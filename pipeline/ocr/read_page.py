@@ -14,7 +14,7 @@ from pipeline.ocr.preprocess import PreparedPage, preprocess_page, remove_lines
 from pipeline.templates import Template
 from pipeline.types import ExtractedRecord, OcrWord
 
-OCR_VERSION = "1"
+OCR_VERSION = "2"  # 2: red seal ink washed out before OCR
 
 
 @dataclass
@@ -72,7 +72,8 @@ def read_page(
         angle=page.angle,
         ocr_version=version,
         scale=page.scale,
-        params={"page_psm": 6, "remove_lines": True, "layout": template.layout,
+        params={"page_psm": 6, "remove_lines": True, "remove_stamps": True,
+                "layout": template.layout,
                 "form_mode": form_mode, "ledger_mode": ledger_mode, "dpi": dpi,
                 "scale": round(page.scale, 4)},
     )

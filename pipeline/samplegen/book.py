@@ -16,6 +16,7 @@ from pipeline.samplegen.fonts import HAND_FONTS, LABEL_FONT, TITLE_FONT, TYPEWRI
 from pipeline.samplegen.registers import draw_death_entry, draw_marriage_entry
 from pipeline.samplegen.render import (Hand, ValueWriter, render_form_page,
                                        render_ledger_page)
+from pipeline.samplegen.stamp import stamp_page
 from pipeline.samplegen.truth import GENERATOR_VERSION, BookTruth, TruthField, TruthRecord
 from pipeline.templates import load_template
 
@@ -34,6 +35,10 @@ class BookSpec:
     """What book to make. ``None`` place/year/volume are drawn from the seed.
 
     >>> BookSpec(seed=7, template="birth_ledger", pages=2, degradation="heavy", face="hand")
+
+    ``stamps``: the commune's red seal over some entries of some aged (moderate, heavy) pages;
+    clean pages never have one. ``stamps=False`` gives the same book without them, pixel for
+    pixel, for measuring what a seal costs.
     """
 
     seed: int
@@ -46,6 +51,7 @@ class BookSpec:
     province: str | None = None
     year: int | None = None
     volume: int | str | None = None
+    stamps: bool = True
 
 
 def _rng(spec: BookSpec, *stream: int) -> np.random.Generator:
@@ -64,6 +70,15 @@ def _writer(spec: BookSpec, layout_cfg: dict, dpi: int) -> ValueWriter:
     hand = Hand(slant=float(rng.uniform(0.05, 0.28)), size_jitter=float(rng.uniform(0.03, 0.06)),
                 baseline_jitter=float(rng.uniform(0.02, 0.05)), ink=pick(rng, HAND_INKS))
     return ValueWriter("hand", font, layout_cfg["hand_pt"] * dpi / 72, _rng(spec, 3), hand=hand)
+
+
+def _stamp_params(stamp, matrix: np.ndarray | None) -> dict:
+    """A seal as truth.json records it: where it landed on the final (degraded) page."""
+    cx, cy = stamp.center
+    if matrix is not None:
+        cx, cy = matrix @ np.array([cx, cy, 1.0])
+    return {"row": stamp.row, "center": [round(float(cx), 1), round(float(cy), 1)],
+            "radius": round(stamp.radius, 1), "ink": list(stamp.ink)}
 
 
 def _save_pdf(images: list[Image.Image], path: Path, dpi: int) -> None:
@@ -136,12 +151,18 @@ def generate_book(spec: BookSpec, out_dir: Path) -> BookTruth:
         t0 = time.process_time()
         reverse = cleans[(i + 1) % len(cleans)] if len(cleans) > 1 else None
         boxes = [b for cell in placed for (_, _, b) in cell.values() if b]
+        stamps = []
+        if spec.stamps and spec.degradation != "clean":
+            img, stamps = stamp_page(img, _rng(spec, 5, page_no), template.layout,
+                                     template.fields, placed, book, dpi)
         result = degrade_page(img, spec.degradation, _rng(spec, 2, page_no), reverse, boxes)
         final = result.image
         w, h = final.size
         rel = f"pages/page-{page_no:03d}.png"
         final.save(out_dir / rel, "PNG", compress_level=PNG_COMPRESS, dpi=(dpi, dpi))
         finals.append(final)
+        if stamps:
+            result.params["stamps"] = [_stamp_params(s, result.matrix) for s in stamps]
         params.append(result.params)
         pages.append({"page": page_no, "image": rel, "width": w, "height": h, "dpi": dpi})
         for row, (entry, cell) in enumerate(zip(entries, placed), start=1):

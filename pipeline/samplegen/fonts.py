@@ -18,6 +18,7 @@ _DEB = Path("/usr/share/fonts/truetype")
 FONTS: dict[str, tuple[Path, str]] = {
     "LiberationSerif": (_DEB / "liberation2/LiberationSerif-Regular.ttf", "fonts-liberation2"),
     "LiberationSerif-Bold": (_DEB / "liberation2/LiberationSerif-Bold.ttf", "fonts-liberation2"),
+    "LiberationSans-Bold": (_DEB / "liberation2/LiberationSans-Bold.ttf", "fonts-liberation2"),
     "FreeMono": (_DEB / "freefont/FreeMono.ttf", "fonts-freefont-ttf"),
     "LiberationMono": (_DEB / "liberation2/LiberationMono-Regular.ttf", "fonts-liberation2"),
     "PatrickHand": (FONTS_DIR / "PatrickHand_400Regular.ttf", "data/fonts (OFL)"),
