@@ -13,12 +13,12 @@ every split; tune on "tune", report "holdout" or "all".
 Both methods run in a fresh pool of ``--workers`` single-threaded processes
 (OMP_THREAD_LIMIT=1), one page per task, and end in the same clean stage:
 
-* hotich: the chain of ``pipeline/worker.py`` (read_page → resolve_dittos for ledgers →
-  normalize_record).
+* hotich: the chain of ``pipeline/worker.py`` (read_page → normalize_page: dittos for ledgers,
+  each record, the page's registration-number sequence).
 * raw tesseract: ``tesseract page.png - -l vie --psm 6`` on the whole page; forms are cut at the
   template's printed labels (found in order of position, value = text up to the next label
   found, leader dots stripped), ledger lines that start with a number are split into columns
-  on runs of 2+ spaces or '|'; then resolve_dittos / normalize_record as above.
+  on runs of 2+ spaces or '|'; then normalize_page as above.
 
 Scores, truth paired by (page, row), values NFC with collapsed spaces: field accuracy on
 non-empty truth fields and on all fields (empty truth right when nothing was read), character
@@ -68,13 +68,10 @@ TARGETS = {
 }
 TARGET_PAGES_PER_MIN = 30.0
 
-
 def case_seed(seed: int, case: int, half: str) -> int:
     return seed * 1000 + (500 if half == "holdout" else 0) + case
 
-
 # --------------------------------------------------------------------------- pool tasks
-
 
 @dataclass(frozen=True)
 class PageJob:
@@ -83,7 +80,6 @@ class PageJob:
     png: str
     template: str
     book_year: int | None
-
 
 @dataclass
 class PageOut:
@@ -95,12 +91,10 @@ class PageOut:
     error: str | None = None
     statuses: dict[int, dict[str, str]] = field(default_factory=dict)  # row → field → status
 
-
 def _rss_kb() -> int:
     self_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     children_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # tesseract runs
     return self_kb + children_kb
-
 
 def _generate(args: tuple[str, str, str, int, int, str]) -> tuple[str, dict]:
     from pipeline.samplegen import BookSpec, generate_book
@@ -110,21 +104,16 @@ def _generate(args: tuple[str, str, str, int, int, str]) -> tuple[str, dict]:
                                    degradation=degradation, face=face), Path(out))
     return out, truth
 
-
 def _clean(template, record_fields: list[tuple[int, dict]], book_year):
     """Normalized values and statuses per row, as the worker stores them."""
-    from pipeline.clean import normalize_record, resolve_dittos
+    from pipeline.clean import normalize_page
 
-    rows = [fields for _, fields in record_fields]
-    if template.layout == "ledger":
-        rows = resolve_dittos(rows)
+    rows = normalize_page([fields for _, fields in record_fields], template, book_year)
     values, statuses = {}, {}
-    for (row, _), fields in zip(record_fields, rows):
-        normalized = normalize_record(fields, template, book_year)
+    for (row, _), normalized in zip(record_fields, rows):
         values[row] = {name: fv.value for name, fv in normalized.items()}
         statuses[row] = {name: fv.status for name, fv in normalized.items()}
     return values, statuses
-
 
 def _load_rgb(path: str):
     import numpy as np
@@ -132,7 +121,6 @@ def _load_rgb(path: str):
 
     with Image.open(path) as img:
         return np.array(img.convert("RGB"))
-
 
 def run_hotich(job: PageJob) -> PageOut:
     """The chain of pipeline/worker.py on one PNG page."""
@@ -151,11 +139,9 @@ def run_hotich(job: PageJob) -> PageOut:
     return PageOut(job.group, job.key, rows, time.perf_counter() - started, _rss_kb(), error,
                    statuses)
 
-
 def _label_pattern(label: str) -> str:
     words = label.rstrip(":").split()
     return r"(?<!\w)" + r"\s*".join(re.escape(w) for w in words) + r"\s*[:.,;]?"
-
 
 def split_form(text: str, template) -> dict[int, dict[str, str]]:
     """Naive form split: every printed label found in the text starts a field that runs to
@@ -188,7 +174,6 @@ def split_form(text: str, template) -> dict[int, dict[str, str]]:
         last_index = order[name]
     return {row: fields for row, fields in enumerate(entries, start=1)}
 
-
 def split_ledger(text: str, template) -> dict[int, dict[str, str]]:
     """Naive ledger split: lines starting with a number are rows, cut on 2+ spaces or '|'."""
     from pipeline.clean.names import strip_leaders
@@ -200,7 +185,6 @@ def split_ledger(text: str, template) -> dict[int, dict[str, str]]:
         out[row] = {name: strip_leaders(cells[i]) if i < len(cells) else ""
                     for i, name in enumerate(template.fields)}
     return out
-
 
 def run_raw(job: PageJob) -> PageOut:
     """Whole-page Tesseract (--psm 6, vie) with the naive label/column split."""
@@ -228,9 +212,7 @@ def run_raw(job: PageJob) -> PageOut:
         rows, error = {}, f"{type(exc).__name__}: {exc}"
     return PageOut(job.group, job.key, rows, time.perf_counter() - started, _rss_kb(), error)
 
-
 # --------------------------------------------------------------------------- scoring
-
 
 @dataclass
 class Score:
@@ -274,7 +256,6 @@ class Score:
     def pages_per_min(self, workers: int) -> float:
         return workers * 60 * self.pages / self.seconds if self.seconds else float("nan")
 
-
 def score_page(out: PageOut, truth_rows: dict[int, dict[str, str | None]]) -> Score:
     score = Score(pages=1, seconds=out.seconds, rss_kb=out.rss_kb,
                   errors=[f"{out.key}: {out.error}"] if out.error else [],
@@ -289,14 +270,11 @@ def score_page(out: PageOut, truth_rows: dict[int, dict[str, str | None]]) -> Sc
                 score.accepted_right += _same(out.rows[row].get(name), truth_rows[row][name])
     return score
 
-
 def _same(a: str | None, b: str | None) -> bool:
     norm = lambda v: " ".join(unicodedata.normalize("NFC", v).split()) if v else None  # noqa: E731
     return norm(a) == norm(b)
 
-
 # --------------------------------------------------------------------------- driver
-
 
 def build_set(args, out_dir: Path, pool: ProcessPoolExecutor):
     """Generate the books; return the page jobs and truth[(group, key)][row][field]."""
@@ -327,7 +305,6 @@ def build_set(args, out_dir: Path, pool: ProcessPoolExecutor):
                 for r in book.records if r.page == page["page"]
             }
     return jobs, truth
-
 
 def run_benchmark(args) -> dict:
     """Generate, run both methods, score. Returns {"groups": {group: {method: Score}},
@@ -367,10 +344,8 @@ def run_benchmark(args) -> dict:
     return {"groups": dict(sorted(groups.items(), key=lambda kv: order[kv[0]])),
             "total": total, "wall": wall, "pages": len(jobs), "tesseract": tesseract_version}
 
-
 def _pct(x: float) -> str:
     return "-" if math.isnan(x) else f"{x:.1%}"
-
 
 def render(result: dict, args) -> str:
     lines = []
@@ -437,7 +412,6 @@ def render(result: dict, args) -> str:
         lines += ["", f"{len(errors)} page(s) failed:"] + [f"  {e}" for e in errors[:10]]
     return "\n".join(lines)
 
-
 def parse_args(argv: list[str] | None = None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pages-per-case", type=int, default=5)
@@ -460,13 +434,11 @@ def parse_args(argv: list[str] | None = None):
         ap.error("--pages-per-case and --workers must be ≥ 1")
     return args
 
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     result = run_benchmark(args)
     print(render(result, args))
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

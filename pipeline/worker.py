@@ -45,7 +45,7 @@ def process_page(task: PageTask) -> PageResult:
     os.environ["OMP_THREAD_LIMIT"] = "1"
     started = time.perf_counter()
     try:
-        from pipeline.clean import normalize_record, resolve_dittos
+        from pipeline.clean import normalize_page
         from pipeline.ocr import read_page
 
         image = render_page(task.data, task.media_type, name=task.name, dpi=task.dpi,
@@ -53,14 +53,9 @@ def process_page(task: PageTask) -> PageResult:
         # A PDF's resolution is the one we rendered at; an image's is guessed by the reader.
         dpi = task.dpi if task.media_type == "application/pdf" else None
         page = read_page(image, task.template, task.engine, dpi=dpi)
-        rows = [record.fields for record in page.records]
-        if task.template.layout == "ledger":
-            rows = resolve_dittos(rows)
-        records = [
-            ExtractedRecord(row=record.row, box=record.box,
-                            fields=normalize_record(fields, task.template, task.book_year))
-            for record, fields in zip(page.records, rows)
-        ]
+        rows = normalize_page([r.fields for r in page.records], task.template, task.book_year)
+        records = [ExtractedRecord(row=record.row, box=record.box, fields=fields)
+                   for record, fields in zip(page.records, rows)]
         return PageResult(page_id=task.page_id, records=records, words=page.words,
                           stage_versions={**stage_versions(), "ocr_detail": page.ocr_version}, seconds=time.perf_counter() - started,
                           width=image.shape[1], height=image.shape[0])

@@ -9,14 +9,17 @@ from pipeline.clean.normalize import (
     record_status,
     resolve_dittos,
 )
+from pipeline.clean.page import normalize_page
 from pipeline.clean.text import folded_key, name_key
 
-CLEAN_VERSION = "1"  # bump when a rule changes what values come out; stored with each run
+# Bump when a rule changes what values come out; stored with each run.
+CLEAN_VERSION = "2"  # 2: lexicon correction, year window, registration-number sequence
 
 __all__ = [
     "CLEAN_VERSION",
     "folded_key",
     "name_key",
+    "normalize_page",
     "normalize_record",
     "parse_date",
     "record_confidence",

@@ -306,6 +306,12 @@ def _best_phrase(phrase: str, names: tuple[str, ...], unsure: bool) -> str | Non
     return scored[0][1]
 
 
+def in_closed_list(field: str, text: str) -> bool:
+    """False when a field with a short list of values holds something not on it."""
+    choices = closed_values().get(field)
+    return choices is None or lexicon_key(text) in {lexicon_key(c) for c in choices}
+
+
 def correct_closed(field: str, text: str) -> Correction | None:
     """Ethnicity or nationality matched as a whole against its short list.
 

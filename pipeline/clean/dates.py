@@ -218,9 +218,16 @@ def plausible_years(field: str, book_type: str, book_year: int | None) -> tuple[
     return None
 
 
-def _year_cost(read: str, year: str) -> float:
+def digit_slip_cost(read: str, written: str) -> float:
+    """Cost of reading digits ``written`` as ``read`` (same length) through hand-writing slips.
+
+        >>> digit_slip_cost("1412", "1972"), digit_slip_cost("12", "15")
+        (1.0, 9.0)
+    """
+    if len(read) != len(written):
+        return 9.0
     cost = 0.0
-    for a, b in zip(read, year):
+    for a, b in zip(read, written):
         if a != b:
             cost += _DIGIT_SLIPS.get(frozenset((a, b)), 9.0)
     return cost
@@ -231,11 +238,12 @@ def fit_year(iso: str, window: tuple[int, int], confident: bool) -> tuple[str, s
 
     The year is replaced when it is impossible (before 1850 or after the book), or when OCR
     was unsure of the field, and one year inside the window is clearly the nearest reading.
+    Otherwise a year outside the window is kept with a note, so a person looks at it.
 
         >>> fit_year("1412-12-24", (1963, 1973), confident=False)
         ('1972-12-24', 'Năm đọc được 1412, sửa thành 1972 theo năm của sổ')
-        >>> fit_year("1950-05-01", (1963, 1973), confident=True)   # a late registration
-        ('1950-05-01', None)
+        >>> fit_year("1950-05-01", (1963, 1973), confident=True)   # perhaps a late registration
+        ('1950-05-01', 'Năm 1950 nằm ngoài khoảng thường gặp của sổ (1963–1973)')
     """
     read = iso[:4]
     year = int(read)
@@ -243,10 +251,11 @@ def fit_year(iso: str, window: tuple[int, int], confident: bool) -> tuple[str, s
     if low <= year <= high:
         return iso, None
     impossible = year < EARLIEST_YEAR or year > high
+    unusual = f"Năm {read} nằm ngoài khoảng thường gặp của sổ ({low}–{high})"
     if confident and not impossible:
-        return iso, None
-    scored = sorted((_year_cost(read, str(y)), y) for y in range(low, high + 1))
+        return iso, unusual
+    scored = sorted((digit_slip_cost(read, str(y)), y) for y in range(low, high + 1))
     best_cost, best = scored[0]
     if best_cost > 1.2 or (len(scored) > 1 and scored[1][0] - best_cost < 0.2):
-        return iso, None
+        return iso, unusual
     return f"{best}{iso[4:]}", f"Năm đọc được {read}, sửa thành {best} theo năm của sổ"

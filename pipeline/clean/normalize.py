@@ -6,7 +6,13 @@ import re
 from collections.abc import Callable
 from dataclasses import replace
 
-from pipeline.clean.correct import correct_closed, correct_name, correct_text, doubts
+from pipeline.clean.correct import (
+    correct_closed,
+    correct_name,
+    correct_text,
+    doubts,
+    in_closed_list,
+)
 from pipeline.clean.dates import fit_year, parse_date, plausible_years
 from pipeline.clean.fields import (
     normalize_age,
@@ -90,11 +96,14 @@ def _corrected(field: str, kind: str, value: str, note: str | None,
         fix = correct_closed(field, value)
         if fix:
             return fix.value, _join(fix.note)
+        if not in_closed_list(field, value):
+            return value, _join(note, f"Không có trong danh sách: {value[:30]}")
     elif field == "declarant":  # "Nguyễn Văn An (cha)": a name, then the relation
         name, relation = _RELATION.match(value).groups()
         fix = correct_name(name, confidence) if name else None
         if fix:
             return " ".join(filter(None, [fix.value, relation])), _join(note, fix.note)
+        return value, _join(note, doubts(name, name=True) if name else None)
     elif kind in ("place", "text") and field != "registration_no":
         fix = correct_text(value, confidence, place=kind == "place")
         if fix:
@@ -131,10 +140,10 @@ def normalize_field(fv: FieldValue, kind: str, book_year: int | None = None,
     if value is not None and fv.source == "ocr":
         value, note = _corrected(fv.field, kind, value, note, fv.confidence)
         if kind == "date" and years is not None and value[:4].isdigit():
-            value, fixed = fit_year(value, years, fv.confidence >= MIN_CONFIDENCE)
-            if fixed:
-                stale = note and note.startswith("Năm bất thường")
-                note = _join(None if stale else note, fixed)
+            fitted, why = fit_year(value, years, fv.confidence >= MIN_CONFIDENCE)
+            if why:  # the parser's "odd year" warning is stale once the year moved
+                stale = fitted != value and note and note.startswith("Năm bất thường")
+                value, note = fitted, _join(None if stale else note, why)
     confidence = fv.confidence
     if value is None:
         status = "uncertain"
