@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 from dataclasses import replace
 
+from pipeline.clean.calibrate import field_features, load_calibration
 from pipeline.clean.correct import (
     correct_closed,
     correct_name,
@@ -25,7 +26,9 @@ from pipeline.clean.text import collapse_spaces, folded_key, nfc
 from pipeline.templates import Template
 from pipeline.types import FieldValue
 
-MIN_CONFIDENCE = 0.80  # below this an OCR reading goes to a reviewer even if it parses
+# Without a fitted calibration (data/calibration/fields.json), an OCR reading under this goes to
+# a reviewer even if it parses; with one, the calibration's own threshold applies.
+MIN_CONFIDENCE = 0.80
 FAILED_PARSE_FACTOR = 0.5  # a reading we could not understand is worth half what OCR claimed
 
 Normalizer = Callable[[str], tuple[str | None, str | None]]
@@ -145,10 +148,17 @@ def normalize_field(fv: FieldValue, kind: str, book_year: int | None = None,
                 stale = fitted != value and note and note.startswith("Năm bất thường")
                 value, note = fitted, _join(None if stale else note, why)
     confidence = fv.confidence
+    calibration = load_calibration() if fv.source == "ocr" else None
     if value is None:
         status = "uncertain"
         note = note or f"Không hiểu được giá trị: {strip_leaders(text)[:40]}"
         confidence = round(confidence * FAILED_PARSE_FACTOR, 3)
+    elif calibration is not None:
+        confidence = round(calibration.probability(field_features(fv, value, note, kind)), 3)
+        status = "uncertain" if note or confidence < calibration.accept else "read"
+        if not note and status == "uncertain":
+            note = f"Độ tin cậy thấp ({confidence:.2f})"
+        return replace(fv, value=value, status=status, confidence=confidence, note=note)
     elif note:
         status = "uncertain"
     else:

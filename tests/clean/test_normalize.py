@@ -14,6 +14,13 @@ from pipeline.templates import load_template
 from pipeline.types import FieldValue
 
 
+@pytest.fixture(autouse=True)
+def raw_confidence_rule(monkeypatch):
+    """These cases pin the rule used when no calibration is shipped (OCR score < 0.80 goes to
+    review); the calibrated rule has its own tests in test_calibrate.py."""
+    monkeypatch.setattr("pipeline.clean.normalize.load_calibration", lambda: None)
+
+
 @pytest.fixture(scope="module")
 def form():
     return load_template("birth_form")

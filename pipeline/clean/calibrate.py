@@ -1,0 +1,82 @@
+"""Field confidence as a probability of being right, learned from generated pages.
+
+Tesseract's word scores rank readings but are not probabilities: on hand-writing-like values
+a right reading often scores 0.55, and the old rule (review everything under 0.80) sent nine
+records in ten to a reviewer although most were right. What predicts a right field is the OCR
+score together with what the clean stage knows: whether two independent reads agreed, whether
+every word of the value is one the lexicon expects in that field, whether a correction was
+needed. A logistic model over these, fitted by ``bench/calibrate.py`` on the benchmark's tune
+split (never its holdout), turns them into P(right); the accept threshold is the lowest that
+kept auto-accepted fields ≥ 99 % right there. Both live in data/calibration/fields.json with
+their provenance, so refitting is a data change.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from pipeline.clean.correct import in_closed_list
+from pipeline.clean.lexicon import name_lexicon, register_words
+from pipeline.types import FieldValue
+
+CALIBRATION_FILE = Path(__file__).resolve().parents[2] / "data" / "calibration" / "fields.json"
+# OCR score steps as well as the score: right reads bunch above 0.9, and the relation is far
+# from linear (checked by two-fold cross-validation in bench/calibrate.py's samples).
+OCR_STEPS = (0.5, 0.7, 0.8, 0.9, 0.95)
+FEATURES = ("ocr", "agree", "known", "corrected", "numeric", "short",
+            *(f"ocr_{round(step * 100)}" for step in OCR_STEPS))
+DISAGREE_NOTE = "Hai lần đọc khác nhau"
+NUMERIC_KINDS = {"date", "age", "sex"}
+
+
+@dataclass(frozen=True)
+class Calibration:
+    weights: dict[str, float]
+    bias: float
+    accept: float  # P(right) from which a field is accepted without a reviewer
+
+    def probability(self, features: dict[str, float]) -> float:
+        z = self.bias + sum(self.weights.get(k, 0.0) * v for k, v in features.items())
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+
+@lru_cache(maxsize=1)
+def load_calibration(path: Path = CALIBRATION_FILE) -> Calibration | None:
+    """The fitted model, or None when none is shipped (raw OCR confidence is used then)."""
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return Calibration(data["weights"], data["bias"], data["accept"])
+
+
+def _known_words(value: str, field: str, kind: str) -> bool:
+    """Every word of the value is one the lexicon expects in this field."""
+    if kind in NUMERIC_KINDS or field == "registration_no":
+        return True  # parsed, or it would have no value
+    if field in ("ethnicity", "nationality"):
+        return in_closed_list(field, value)
+    words = value.replace(",", " ").replace("(", " ").replace(")", " ").split()
+    if kind == "name":
+        lex = name_lexicon()
+        if not words or words[0] not in lex.surnames:
+            return False
+        return all(w in lex.middle or w in lex.given for w in words[1:])
+    vocab = register_words()
+    return all(w.isdigit() or w in vocab or w.lower() in vocab for w in words)
+
+
+def field_features(ocr: FieldValue, value: str, note: str | None, kind: str) -> dict[str, float]:
+    """What the model looks at, from the OCR field and the clean stage's value and note."""
+    return {
+        "ocr": ocr.confidence,
+        "agree": 0.0 if ocr.note == DISAGREE_NOTE else 1.0,
+        "known": 1.0 if _known_words(value, ocr.field, kind) else 0.0,
+        "corrected": 1.0 if note and "Sửa theo" in note else 0.0,
+        "numeric": 1.0 if kind in NUMERIC_KINDS or ocr.field == "registration_no" else 0.0,
+        "short": 1.0 if len(value) <= 3 else 0.0,
+        **{f"ocr_{round(step * 100)}": float(ocr.confidence >= step) for step in OCR_STEPS},
+    }
