@@ -352,7 +352,8 @@ def render(result: dict, args) -> str:
     w = args.workers
     lines.append(f"hotich OCR benchmark — split {args.split}, seed {args.seed}, "
                  f"{args.pages_per_case} page(s) per case, {result['pages']} pages, "
-                 f"{w} single-threaded processes, Tesseract {result['tesseract']}")
+                 f"{w} single-threaded processes, Tesseract {result['tesseract']}, "
+                 f"hotich model {os.environ.get('HOTICH_OCR_MODEL', 'fast')}")
     header = (f"{'group':37} {'method':14} {'pages':>5} {'acc≠∅':>7} {'acc all':>7} "
               f"{'CER':>6} {'rec ok':>7} {'p/min':>6} {'peak MB':>7}")
     lines += ["", header, "-" * len(header)]
@@ -421,6 +422,9 @@ def parse_args(argv: list[str] | None = None):
     ap.add_argument("--layouts", default=",".join(TEMPLATES))
     ap.add_argument("--degradations", default=",".join(DEGRADATIONS))
     ap.add_argument("--faces", default=",".join(FACES))
+    ap.add_argument("--model", choices=("fast", "best"), default=None,
+                    help="Tesseract vie model for hotich (default: HOTICH_OCR_MODEL or fast); "
+                         "raw tesseract always uses Debian's fast model, as in the issue")
     ap.add_argument("--out", help="keep the generated set here (default: a temporary folder; "
                                   "bench/out/ is gitignored)")
     args = ap.parse_args(argv)
@@ -436,6 +440,8 @@ def parse_args(argv: list[str] | None = None):
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.model:
+        os.environ["HOTICH_OCR_MODEL"] = args.model  # read by TesseractEngine in each worker
     result = run_benchmark(args)
     print(render(result, args))
     return 0

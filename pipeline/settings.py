@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -28,6 +30,16 @@ class Settings(BaseSettings):
     workers: int = Field(default=2, description="Dask worker processes for `process`.")
     worker_memory: str = Field(
         default="1.5GiB", description="Memory limit of each Dask worker process."
+    )
+    ocr_model: Literal["fast", "best"] = Field(
+        default="fast",
+        description="Tesseract `vie` model: Debian's tessdata_fast, or tessdata_best (integer "
+        "build, installed by scripts/install.sh). On the generated benchmark best was no more "
+        "accurate after our preprocessing and 15 % slower, so fast is the default.",
+    )
+    tessdata_best_dir: Path = Field(
+        default=Path(sys.prefix) / "share" / "hotich" / "tessdata",
+        description="Folder holding the tessdata_best `vie` model (and links to eng, osd).",
     )
 
     @property

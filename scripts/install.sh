@@ -35,4 +35,32 @@ if [[ ! -f $stamp || pyproject.toml -nt $stamp ]]; then
   .venv/bin/python -m pip install -q -e ".[dev]"
   touch "$stamp"
 fi
+# Tesseract's tessdata_best `vie` model (integer build), as published in the npm registry by the
+# tesseract.js project; pinned by version and SHA-256. Used when HOTICH_OCR_MODEL=best.
+BEST_URL=https://registry.npmjs.org/@tesseract.js-data/vie/-/vie-1.0.0.tgz
+BEST_SHA256=4f0a17b39722269c1c5e5f10d7aa3acd9a74fe46b109621973450caa4d9fe19f
+best_dir=.venv/share/hotich/tessdata
+if [[ ! -s $best_dir/vie.traineddata ]]; then
+  .venv/bin/python - "$BEST_URL" "$BEST_SHA256" "$best_dir" <<'PY'
+import gzip, hashlib, io, sys, tarfile, urllib.request
+from pathlib import Path
+url, sha, out = sys.argv[1], sys.argv[2], Path(sys.argv[3])
+data = urllib.request.urlopen(url, timeout=120).read()
+if hashlib.sha256(data).hexdigest() != sha:
+    sys.exit(f"hotich: mô hình tải về từ {url} sai mã SHA-256")
+with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+    model = gzip.decompress(tar.extractfile("package/4.0.0_best_int/vie.traineddata.gz").read())
+out.mkdir(parents=True, exist_ok=True)
+(out / "vie.traineddata.part").write_bytes(model)
+(out / "vie.traineddata.part").replace(out / "vie.traineddata")
+PY
+fi
+# The numbers pass reads with vie+eng: the best folder borrows Debian's eng and osd models.
+system_tessdata=$(tesseract --list-langs 2>/dev/null | sed -n 's/.*"\(.*\)".*/\1/p' | head -1)
+system_tessdata=${system_tessdata%/}
+for lang in eng osd; do
+  [[ -e $best_dir/$lang.traineddata || ! -e $system_tessdata/$lang.traineddata ]] || \
+    ln -s "$system_tessdata/$lang.traineddata" "$best_dir/$lang.traineddata"
+done
+
 echo "hotich: cài đặt xong ($(.venv/bin/hotich --help >/dev/null && echo 'lệnh .venv/bin/hotich sẵn sàng'))"

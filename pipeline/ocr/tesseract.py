@@ -5,27 +5,34 @@ from __future__ import annotations
 import os
 import unicodedata
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import pytesseract
 
 from pipeline.errors import MissingDependency
 from pipeline.ocr.engine import OcrEngine
+from pipeline.settings import get_settings
 from pipeline.types import OcrWord
 
 INSTALL_HINT = "cài đặt bằng: apt-get install tesseract-ocr tesseract-ocr-vie"
+BEST_HINT = "chạy lại scripts/install.sh để tải mô hình tessdata_best, hoặc đặt HOTICH_OCR_MODEL=fast"
 
 
-def check_tesseract(lang: str = "vie") -> str:
+def _tessdata_config(tessdata_dir: Path | None) -> str:
+    return f'--tessdata-dir "{tessdata_dir}"' if tessdata_dir else ""
+
+
+def check_tesseract(lang: str = "vie", tessdata_dir: Path | None = None) -> str:
     """Return the Tesseract version, or raise MissingDependency saying how to install it.
 
     Checked per ``tesseract_cmd`` (not once per process) so a changed path is seen.
     """
-    return _check(pytesseract.pytesseract.tesseract_cmd, lang)
+    return _check(pytesseract.pytesseract.tesseract_cmd, lang, tessdata_dir)
 
 
 @lru_cache(maxsize=8)
-def _check(cmd: str, lang: str) -> str:
+def _check(cmd: str, lang: str, tessdata_dir: Path | None = None) -> str:
     try:
         version = str(pytesseract.get_tesseract_version())
     except (pytesseract.TesseractNotFoundError, OSError) as exc:
@@ -33,19 +40,22 @@ def _check(cmd: str, lang: str) -> str:
             "Không tìm thấy chương trình Tesseract OCR", hint=INSTALL_HINT
         ) from exc
     try:
-        langs = set(pytesseract.get_languages(config=""))
+        langs = set(pytesseract.get_languages(config=_tessdata_config(tessdata_dir)))
     except pytesseract.TesseractError as exc:  # pragma: no cover - broken install
         raise MissingDependency("Tesseract OCR không chạy được", hint=INSTALL_HINT) from exc
     missing = [part for part in lang.split("+") if part not in langs]
     if missing:
         raise MissingDependency(
-            f"Thiếu dữ liệu ngôn ngữ '{'+'.join(missing)}' của Tesseract", hint=INSTALL_HINT
+            f"Thiếu dữ liệu ngôn ngữ '{'+'.join(missing)}' của Tesseract"
+            + (f" trong {tessdata_dir}" if tessdata_dir else ""),
+            hint=BEST_HINT if tessdata_dir else INSTALL_HINT,
         )
     return version
 
 
 class TesseractEngine(OcrEngine):
-    """Tesseract 5 (LSTM) with the ``vie`` model.
+    """Tesseract 5 (LSTM) with the ``vie`` model: tessdata_fast from Debian, or tessdata_best
+    (``model="best"`` or HOTICH_OCR_MODEL=best) from the folder scripts/install.sh fills.
 
     ``thresholding_method=2`` (Sauvola inside Tesseract) copes with uneven, yellowed paper better
     than its default Otsu; on images we already binarized it changes nothing. Tesseract's word
@@ -55,17 +65,22 @@ class TesseractEngine(OcrEngine):
 
     name = "tesseract"
 
-    def __init__(self, lang: str = "vie", *, thresholding_method: int = 2, extra_config: str = ""):
+    def __init__(self, lang: str = "vie", *, thresholding_method: int = 2, extra_config: str = "",
+                 model: str | None = None):
         os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+        settings = get_settings()
+        self.model = model or settings.ocr_model
+        self.tessdata_dir = settings.tessdata_best_dir if self.model == "best" else None
         self.lang = lang
         self.thresholding_method = thresholding_method
         self.extra_config = extra_config
-        self._version = check_tesseract(lang)
+        self._version = check_tesseract(lang, self.tessdata_dir)
         self._numbers: TesseractEngine | None = None
 
     @property
     def version(self) -> str:
-        return f"tesseract-{self._version}-{self.lang}-t{self.thresholding_method}"
+        model = "-best" if self.model == "best" else ""
+        return f"tesseract-{self._version}-{self.lang}{model}-t{self.thresholding_method}"
 
     def for_numbers(self) -> OcrEngine:
         """``vie+eng``: on generated hand-written ledgers it read 67 % of date and number cells
@@ -77,7 +92,7 @@ class TesseractEngine(OcrEngine):
             try:
                 self._numbers = TesseractEngine(
                     f"{self.lang}+eng", thresholding_method=self.thresholding_method,
-                    extra_config=self.extra_config,
+                    extra_config=self.extra_config, model=self.model,
                 )
             except MissingDependency:  # no 'eng' model: digits are read with vie alone
                 self._numbers = self
@@ -92,8 +107,9 @@ class TesseractEngine(OcrEngine):
         if whitelist:
             # Tesseract 5's LSTM honours the whitelist (checked on 5.3); quotes keep spaces.
             config += f" -c tessedit_char_whitelist={_quote(whitelist)}"
-        if self.extra_config:
-            config += " " + self.extra_config
+        for extra in (_tessdata_config(self.tessdata_dir), self.extra_config):
+            if extra:
+                config += " " + extra
         try:
             data = pytesseract.image_to_data(
                 np.ascontiguousarray(image), lang=self.lang, config=config,

@@ -104,3 +104,18 @@ def test_blank_page_gives_no_records():
     read = read_page(np.full((3508, 2480), 250, np.uint8), load_template("birth_ledger"),
                      engine=RecordedEngine({"calls": []}))
     assert read.records == [] and read.words == []
+
+
+def test_best_model_installed_by_the_setup_reads_a_field(tesseract):
+    """scripts/install.sh puts tessdata_best beside the venv; HOTICH_OCR_MODEL=best uses it."""
+    engine = TesseractEngine(model="best")
+    assert "-best-" in engine.version and "-best-" in engine.for_numbers().version
+    read = read_page(draw_form_page(), load_template("birth_form"), engine=engine, dpi=300)
+    assert read.records[0].fields["full_name"].raw == "Nguyễn Văn Hùng"
+
+
+def test_a_missing_best_model_says_how_to_get_it(tesseract, monkeypatch, tmp_path):
+    monkeypatch.setenv("HOTICH_TESSDATA_BEST_DIR", str(tmp_path))
+    with pytest.raises(MissingDependency) as info:
+        TesseractEngine(model="best")
+    assert "install.sh" in str(info.value) and str(tmp_path) in str(info.value)
