@@ -5,7 +5,9 @@ from __future__ import annotations
 import calendar
 import re
 
-from pipeline.clean.numerals import read_number
+from rapidfuzz.distance import Levenshtein
+
+from pipeline.clean.numerals import DIGITS, read_number
 from pipeline.clean.text import collapse_spaces, folded_key, nfc
 
 _DAY_WORDS = {"ngay", "mong", "mung"}
@@ -75,6 +77,32 @@ def _iso(day: int | None, month: int | None, year: int) -> tuple[str | None, str
 
 def _has_other_digits(s: str, span: tuple[int, int]) -> bool:
     return bool(_DIGITS.search(s[:span[0]]) or _DIGITS.search(s[span[1]:]))
+
+
+_GLUED = re.compile(r"(?<=\d)(?=[a-z])|(?<=[a-z])(?=\d)")
+_KEYWORDS = ("ngay", "thang", "nam", "mong", "mung")
+_NUMBER_WORDS = set(DIGITS) | {"muoi", "tram", "nghin", "ngan", "linh", "le", "mot"}
+
+
+def _date_tokens(folded: str) -> list[str]:
+    """Folded tokens with OCR's slips on the date words undone.
+
+    ``2ndm`` (a digit glued to a misread ``năm``) splits into ``2 nam``; ``thung``, ``ngau``,
+    ``ndm`` one letter away from a date word become it. Number words are left alone: ``tam``
+    (eight) is one letter from ``nam``.
+
+        >>> _date_tokens("ngay 5 thang 2ndm 1960"), _date_tokens("ngay 26 thung 1 nam 1960")
+        (['ngay', '5', 'thang', '2', 'nam', '1960'], ['ngay', '26', 'thang', '1', 'nam', '1960'])
+    """
+    out = []
+    for token in _GLUED.sub(" ", folded).split():
+        if token.isalpha() and token not in _NUMBER_WORDS and token not in _KEYWORDS \
+                and len(token) >= 3:
+            near = [k for k in _KEYWORDS if Levenshtein.distance(token, k) <= 1]
+            if len(near) == 1:
+                token = near[0]
+        out.append(token)
+    return out
 
 
 def _read_words(tokens: list[str], book_year: int | None) -> tuple[str | None, str | None] | None:
@@ -171,7 +199,7 @@ def parse_date(raw: str, book_year: int | None = None) -> tuple[str | None, str 
         year = _full_year(int(m.group(3)), len(m.group(3)), book_year)
         return _iso(int(m.group(1)), int(m.group(2)), year)
 
-    words = _read_words(folded.split(), book_year)
+    words = _read_words(_date_tokens(folded), book_year)
     if words is not None:
         value, note = words
         if value is None and note in ("Thiếu năm", "Thiếu tháng"):

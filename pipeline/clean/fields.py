@@ -49,7 +49,7 @@ def _nearest_sex(read: str) -> str | None:
     """``Wứ`` → F, ``Wam`` → M: the sex word OCR distance puts clearly nearest, if close."""
     scored = sorted((ocr_distance(read, word), sex) for word, sex in _SEX_WORDS.items())
     (best, sex), (second, other) = scored[0], scored[1]
-    if best <= 1.0 and (sex == other or second - best >= 0.3):
+    if best <= 1.2 and (sex == other or second - best >= 0.4):
         return sex
     return None
 

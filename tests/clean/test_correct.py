@@ -169,3 +169,20 @@ def test_sure_but_doubtful_readings_go_to_a_reviewer_with_the_near_word():
     assert place.status == "uncertain" and "Xóm" in place.note
     plain = normalize_field(FieldValue("full_name", "Nguyễn Văn An", None, "read", 0.9), "name")
     assert plain.status == "read" and plain.note is None
+
+
+@pytest.mark.parametrize("raw, want", [
+    ("ngày 5 tháng 2ndm 1960", "1960-02-05"),   # "năm" misread and glued to the month
+    ("ngày 26 thúng 1 năm 1960", "1960-01-26"),
+    ("ngàu 17 thắng 1 năm 1988", "1988-01-17"),
+    ("ngày mười tám tháng tám năm một nghìn chín trăm sáu mươi tám", "1968-08-18"),  # tám ≠ năm
+])
+def test_date_words_read_through_ocr_slips(raw, want):
+    from pipeline.clean.dates import parse_date
+
+    assert parse_date(raw, 1960)[0] == want
+
+
+@pytest.mark.parametrize("raw, want", [("Wain", "M"), ("Wam", "M"), ("Wứ", "F"), ("W4", None)])
+def test_sex_words_through_lookalikes(raw, want):
+    assert normalize_sex(raw)[0] == want
