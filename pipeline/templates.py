@@ -40,6 +40,9 @@ class Template(BaseModel):
     entries_per_page: int
     lines: list[list[FormLabel]] = Field(default_factory=list)
     columns: list[LedgerColumn] = Field(default_factory=list)
+    required: list[str] = Field(
+        default_factory=list,
+        description="Fields every entry of such a book has; an empty one is sent to review.")
 
     @property
     def fields(self) -> list[str]:

@@ -13,7 +13,7 @@ from pipeline.clean.page import normalize_page
 from pipeline.clean.text import folded_key, name_key
 
 # Bump when a rule changes what values come out; stored with each run.
-CLEAN_VERSION = "2"  # 2: lexicon correction, year window, registration-number sequence
+CLEAN_VERSION = "2"  # 2: lexicon correction, year window, numbering, record rules
 
 __all__ = [
     "CLEAN_VERSION",

@@ -1,4 +1,4 @@
-"""Rules over a whole page of entries: dittos, then each record, then the numbering.
+"""Rules over a whole page of entries: dittos, then each record and its rules, then numbering.
 
 A page says more than its entries one by one: ledger cells copy the row above (``nt``), and
 registration numbers run in sequence, so the rows around a misread number tell what it was.
@@ -10,6 +10,7 @@ from dataclasses import replace
 
 from pipeline.clean.dates import digit_slip_cost
 from pipeline.clean.normalize import normalize_record, resolve_dittos
+from pipeline.clean.rules import apply_findings, check_record
 from pipeline.templates import Template
 from pipeline.types import FieldValue
 
@@ -29,7 +30,10 @@ def normalize_page(rows: list[dict[str, FieldValue]], template: Template,
     """
     if template.layout == "ledger":
         rows = resolve_dittos(rows)
-    cleaned = [normalize_record(fields, template, book_year) for fields in rows]
+    cleaned = []
+    for fields in rows:
+        record = normalize_record(fields, template, book_year)
+        cleaned.append(apply_findings(record, check_record(record, template, book_year)))
     return check_numbering(cleaned)
 
 
