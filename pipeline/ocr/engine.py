@@ -39,7 +39,7 @@ class OcrEngine(ABC):
 
     def for_numbers(self) -> OcrEngine:
         """The engine to read dates, ages and numbers with; the same one unless a subclass
-        knows better (Tesseract: ``vie+eng`` reads hand-written digits far better)."""
+        knows better (Tesseract: ``eng`` reads hand-written digits far better than ``vie``)."""
         return self
 
 

@@ -11,7 +11,7 @@ from rapidfuzz import fuzz
 
 from pipeline.ocr.engine import OcrEngine
 from pipeline.ocr.regions import (
-    Line, field_value, group_lines, is_numeric_field, merge_number_read, read_region,
+    Line, estimate_slant, field_value, group_lines, is_numeric_field, merge_number_read, read_region,
     read_regions, union,
 )
 from pipeline.templates import FormLabel, Template
@@ -201,7 +201,7 @@ def _shift(box: Box, dy: int) -> Box:
 def extract_form(
     words: list[OcrWord], template: Template, engine: OcrEngine, image: np.ndarray,
     binary: np.ndarray | None = None, *, mode: Literal["stack", "crop", "page"] = "stack",
-    reread_below: float = 0.9,
+    reread_below: float = 0.9, deslant: bool = True,
 ) -> list[ExtractedRecord]:
     """Records of one form page; every box is in the pixels of ``image`` (the prepared page).
 
@@ -214,6 +214,10 @@ def extract_form(
     * ``crop``: each region on its own with ``--psm 7`` when the page words in it are missing,
       numeric or less sure than ``reread_below``; ~40 engine calls a page;
     * ``page``: the page words inside each region, no further call.
+
+    ``deslant``: in ``stack`` mode the text read shears the value crops upright by the page's
+    handwriting slant (``estimate_slant``; printed values measure 0 and are left alone). The
+    numbers read is not sheared: digits read worse deslanted (tune split: 84 % → 81 %).
     """
     if binary is None:
         binary = image
@@ -243,7 +247,9 @@ def extract_form(
     numeric = [is_numeric_field(hit.label.field, hit.label.kind) for _, hit, _ in plan]
     reads: list[list[OcrWord]] = [[] for _ in plan]
     if mode == "stack":
-        text_reads = read_regions(engine, image, [part for _, part in flat])
+        boxes = [part for _, part in flat]
+        slant = estimate_slant(image, boxes) if deslant else 0.0
+        text_reads = read_regions(engine, image, boxes, slant=slant)
         num_idx = [j for j, (k, _) in enumerate(flat) if numeric[k]]
         num_reads = read_regions(engine.for_numbers(), image, [flat[j][1] for j in num_idx])
         for j, got in zip(num_idx, num_reads):

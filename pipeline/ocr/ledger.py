@@ -11,7 +11,8 @@ from rapidfuzz import fuzz
 
 from pipeline.ocr.engine import OcrEngine
 from pipeline.ocr.regions import (
-    field_value, is_numeric_field, line_text, merge_number_read, read_region, read_regions,
+    estimate_slant, field_value, is_numeric_field, line_text, merge_number_read, read_region,
+    read_regions,
 )
 from pipeline.templates import Template
 from pipeline.types import Box, ExtractedRecord, OcrWord
@@ -119,6 +120,7 @@ def map_headers(header_texts: list[str], template: Template) -> dict[int, str]:
 def extract_ledger(
     template: Template, engine: OcrEngine, image: np.ndarray, binary: np.ndarray,
     *, mode: Literal["stack", "cell"] = "stack", page_words: list[OcrWord] | None = None,
+    deslant: bool = True,
 ) -> list[ExtractedRecord]:
     """Records of one ledger page; boxes in the pixels of ``image`` (the prepared page).
 
@@ -129,7 +131,8 @@ def extract_ledger(
     engine (``read_regions``): ~3 s a page and, measured, as accurate or better. (Reading
     whole rows at once was tried: 60 % of cells exact against 95 %.) ``page_words``, the
     page-level read, is the second opinion in each cell's confidence. Rows without ink are
-    skipped; ``row`` counts the remaining ones from the top.
+    skipped; ``row`` counts the remaining ones from the top. ``deslant``: as in
+    ``extract_form``, the stacked text read shears cells upright by the page's writing slant.
     """
     grid = find_grid(binary)
     if grid is None:
@@ -158,7 +161,9 @@ def extract_ledger(
         rows.append((r, cells, inked, words_by_cell))
     if pending:
         # mode "stack": every non-blank cell of the page in one call per engine
-        text_reads = read_regions(engine, image, [b for *_, b in pending])
+        boxes = [b for *_, b in pending]
+        slant = estimate_slant(image, boxes) if deslant else 0.0
+        text_reads = read_regions(engine, image, boxes, slant=slant)
         numeric = [i for i, (_, c, _) in enumerate(pending)
                    if is_numeric_field(mapping[c], template.kind_of(mapping[c]))]
         number_reads = read_regions(engine.for_numbers(), image, [pending[i][2] for i in numeric])

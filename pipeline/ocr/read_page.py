@@ -14,7 +14,7 @@ from pipeline.ocr.preprocess import PreparedPage, preprocess_page, remove_lines
 from pipeline.templates import Template
 from pipeline.types import ExtractedRecord, OcrWord
 
-OCR_VERSION = "2"  # 2: red seal ink washed out before OCR
+OCR_VERSION = "3"  # 2: red seal ink washed out before OCR; 3: deslanted values, eng numbers
 
 
 @dataclass
@@ -32,6 +32,7 @@ class PageRead:
 def read_page(
     image: np.ndarray, template: Template, engine: OcrEngine | None = None,
     *, dpi: float | None = None, form_mode: str = "stack", ledger_mode: str = "stack",
+    deslant: bool = True,
 ) -> PageRead:
     """Read one page: preprocess, OCR the page, extract the template's fields.
 
@@ -59,9 +60,10 @@ def read_page(
     words = engine.recognize(clean, psm=6)
     if template.layout == "ledger":
         records = extract_ledger(template, engine, clean, page.binary, mode=ledger_mode,
-                                 page_words=words)
+                                 page_words=words, deslant=deslant)
     else:
-        records = extract_form(words, template, engine, clean, page.binary, mode=form_mode)
+        records = extract_form(words, template, engine, clean, page.binary, mode=form_mode,
+                               deslant=deslant)
     version = f"{OCR_VERSION}/{engine.version}"
     numbers = engine.for_numbers()
     if numbers is not engine:
@@ -75,6 +77,7 @@ def read_page(
         params={"page_psm": 6, "remove_lines": True, "remove_stamps": True,
                 "layout": template.layout,
                 "form_mode": form_mode, "ledger_mode": ledger_mode, "dpi": dpi,
+                "deslant": deslant, "numbers_lang": getattr(numbers, "lang", None),
                 "scale": round(page.scale, 4)},
     )
 
