@@ -194,6 +194,27 @@ def recover_missing_lines(
         entry.sort(key=lambda fl: fl.template_line)
 
 
+def drop_label_line_continuations(entries: list[list[FormLine]]) -> None:
+    """Forget 'continuation' lines that turned out to be printed lines of the template.
+
+    A line whose label the page read missed (a seal over "Ngày đăng ký:") first looks like
+    the previous value running on; once ``recover_missing_lines`` has found it, reading it
+    also as part of the previous value would append the label and its value there
+    ("Lê Văn Cử (cha) Ngày đăng ký: 19/1/1963"). Entries are changed in place.
+    """
+    label_lines = [fl.line.box for entry in entries for fl in entry]
+    for entry in entries:
+        for fl in entry:
+            fl.continuations = [c for c in fl.continuations
+                                if not any(_same_row(c.box, b) for b in label_lines)]
+
+
+def _same_row(a: Box, b: Box) -> bool:
+    """Two line boxes on one row: their centres lie within each other's height."""
+    ca, cb = (a[1] + a[3]) / 2, (b[1] + b[3]) / 2
+    return b[1] <= ca <= b[3] or a[1] <= cb <= a[3]
+
+
 def _shift(box: Box, dy: int) -> Box:
     return (box[0], box[1] + dy, box[2], box[3] + dy)
 
@@ -227,12 +248,18 @@ def extract_form(
     right = max(w.box[2] for w in words) + 10
     left = min(fl.line.box[0] for e in entries for fl in e)
     recover_missing_lines(entries, template, engine, image, left, right)
+    drop_label_line_continuations(entries)
     plan: list[tuple[int, LabelHit, list[Box]]] = []  # (row, label, regions)
+    skipped: list[list[FormLabel]] = []  # per plan item: labels of its line missed after it
     for row, entry in enumerate(entries, start=1):
         for fl in entry:
             y0, y1 = fl.line.box[1], fl.line.box[3]
             pad = max(4, int(0.25 * (y1 - y0)))
+            printed = template.lines[fl.template_line]
             for i, hit in enumerate(fl.hits):
+                after = printed.index(hit.label) + 1
+                until = printed.index(fl.hits[i + 1].label) if i + 1 < len(fl.hits) else None
+                skipped.append(printed[after:until])
                 x0 = hit.box[2] + 2
                 x1 = fl.hits[i + 1].box[0] - 6 if i + 1 < len(fl.hits) else right
                 parts = [(x0, y0 - pad, x1, y1 + pad)]
@@ -249,9 +276,10 @@ def extract_form(
     if mode == "stack":
         boxes = [part for _, part in flat]
         slant = estimate_slant(image, boxes) if deslant else 0.0
-        text_reads = read_regions(engine, image, boxes, slant=slant)
+        text_reads = read_regions(engine, image, boxes, slant=slant, isolate=True)
         num_idx = [j for j, (k, _) in enumerate(flat) if numeric[k]]
-        num_reads = read_regions(engine.for_numbers(), image, [flat[j][1] for j in num_idx])
+        num_reads = read_regions(engine.for_numbers(), image, [flat[j][1] for j in num_idx],
+                                 isolate=True)
         for j, got in zip(num_idx, num_reads):
             text_reads[j] = merge_number_read(text_reads[j], got)
         for (k, _), got in zip(flat, text_reads):
@@ -265,8 +293,21 @@ def extract_form(
                 seen = read_region(reader, image, part, psm=7)
             reads[k] += seen
 
+    for k in range(len(plan)):  # a label the page read missed may sit inside a value read
+        if not skipped[k]:
+            continue
+        reads[k], found = split_missed_labels(reads[k], skipped[k])
+        for label, value_words in found:
+            row, _, parts = plan[k]
+            box = union([w.box for w in value_words]) if value_words else parts[0]
+            plan.append((row, LabelHit(label, box, 0.0), [box]))
+            reads.append(value_words)
+            numeric.append(is_numeric_field(label.field, label.kind))
+
     fields_by_row: dict[int, dict[str, FieldValue]] = {}
     for (row, hit, parts), value_words, is_number in zip(plan, reads, numeric):
+        if hit.label.field in fields_by_row.get(row, {}):
+            continue  # read twice (a missed label found again): the first reading stands
         value_words = _drop_label_tail(value_words, hit.label.label)
         second = None
         if mode != "page":
@@ -286,6 +327,36 @@ def extract_form(
                     + [c.box for fl in entry for c in fl.continuations])
         records.append(ExtractedRecord(row=row, fields=fields, box=box))
     return records
+
+
+def split_missed_labels(
+    words: list[OcrWord], missed: list[FormLabel],
+) -> tuple[list[OcrWord], list[tuple[FormLabel, list[OcrWord]]]]:
+    """Find printed labels that the page read missed inside a value's words, and cut there.
+
+    When the page read loses "Tuổi:" (a seal or stain over it), the name's region runs to the
+    line's end and reads "Nguyễn Thanh Huyền Tuổi: 38". Returns the value's own words (up to
+    the first label found) and, for each missed label found (fuzzy, as on the page, in printed
+    order), the words from it to the next one found.
+    """
+    ordered = [w for line in group_lines(words) for w in line.words]
+    cuts: list[tuple[FormLabel, int, int]] = []  # label, first word, words of the label
+    pos = 1
+    for label in missed:
+        found = (0.0, -1, 0)
+        for start in range(pos, len(ordered)):
+            score, k = _match_at(ordered, start, label.label)
+            if score > found[0]:
+                found = (score, start, k)
+        score, start, k = found
+        if start >= 0 and score >= LABEL_MIN_SCORE:
+            cuts.append((label, start, k))
+            pos = start + k
+    if not cuts:
+        return words, []
+    found_values = [(label, ordered[start + k:cuts[i + 1][1] if i + 1 < len(cuts) else None])
+                    for i, (label, start, k) in enumerate(cuts)]
+    return ordered[:cuts[0][1]], found_values
 
 
 def _drop_label_tail(words: list[OcrWord], label: str) -> list[OcrWord]:

@@ -284,3 +284,102 @@ def preprocess_page(
     matrix = (np.vstack([rotation, [0, 0, 1]]) @ scaling)[:2]
     return PreparedPage(gray=gray, binary=binary, angle=angle, scale=scale, matrix=matrix,
                         input_shape=input_shape)
+
+
+#: ``isolate_text_line``: how far a written line reaches beyond its dense x-height band, in
+#: band heights (capitals with stacked Vietnamese marks above, descenders and dot-below under).
+LINE_ABOVE, LINE_BELOW = 1.5, 1.0
+LINE_GAP = 4.0  # a gap wider than this many band heights ends the value (stain rims, specks)
+SPECK_AREA = 12  # pixels: smaller components say nothing about where the line is
+MIN_LETTER_HEIGHT = 10  # pixels at 300 dpi: leader dots and specks are shorter
+LETTER_AREA_SHARE = 0.2  # of the 90th-percentile component: less ink is no letter
+
+
+def isolate_text_line(part: np.ndarray) -> np.ndarray:
+    """White out everything in a one-line value crop that is not that line's writing.
+
+        >>> crop = np.full((60, 200), 255, np.uint8)
+        >>> crop[20:40, 10:30] = 0; crop[0:6, 150:190] = 0  # a letter; a shard of the line above
+        >>> cleaned = isolate_text_line(crop)
+        >>> int((cleaned[0:6] < 128).sum()), int((cleaned[20:40] < 128).sum())
+        (0, 400)
+
+    A value's region is its printed line's box plus a margin, so on aged pages it also holds
+    the cut-off bottoms and tops of the neighbouring lines, stain rims, bleed-through and
+    specks, which Tesseract turns into letters ("qeasef. mm Ắ Kinh N jy"). The line is the
+    densest band of rows (its x-height); kept are the components that reach into that band,
+    the marks above and below it within reach of a letter, and the run of writing around the
+    heaviest part of the line, which ends at a gap wider than ``LINE_GAP`` band heights.
+    Components cut by the crop's top or bottom edge that miss the band belong to other lines.
+    Coordinates are unchanged: the result has the crop's shape.
+    """
+    gray = part if part.ndim == 2 else to_gray(part)
+    ink = (gray < 128).astype(np.uint8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    if n <= 1:
+        return part
+    x, y = stats[1:, cv2.CC_STAT_LEFT], stats[1:, cv2.CC_STAT_TOP]
+    w, h = stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT]
+    area = stats[1:, cv2.CC_STAT_AREA]
+    y1 = y + h
+    edge = (y == 0) | (y1 >= gray.shape[0])
+    solid = area >= SPECK_AREA
+    if not solid.any():
+        return np.full_like(part, 255)
+    # The band is where most letters are: rows counted by the components crossing them
+    # (not by pixels, so a row of leftover leader dots does not win), from components whole
+    # inside the crop and tall enough to be letters; cut or small ones only when none is.
+    voters = solid & ~edge & (h >= MIN_LETTER_HEIGHT)
+    if not voters.any():
+        voters = solid
+    # Strokes of a letter carry ink; rims of stains and seals break up into thin fragments.
+    heavy = area >= LETTER_AREA_SHARE * np.percentile(area[voters], 90)
+    voters &= heavy
+    profile = np.zeros(gray.shape[0] + 1)
+    np.add.at(profile, y[voters], 1)
+    np.add.at(profile, y1[voters], -1)
+    profile = np.cumsum(profile)[:-1]
+    peak = int(np.argmax(profile))
+    peak_level = profile[peak]
+    top = bottom = peak
+    while top > 0 and profile[top - 1] >= 0.5 * peak_level:
+        top -= 1
+    while bottom < len(profile) - 1 and profile[bottom + 1] >= 0.5 * peak_level:
+        bottom += 1
+    band = max(8, bottom - top + 1)
+    lo, hi = top - LINE_ABOVE * band, bottom + LINE_BELOW * band
+    core = solid & (y <= bottom) & (y1 > top)  # letters: they reach into the x-height band
+    cy = y + h / 2
+    near = ~core & (cy >= lo) & (cy <= hi) & ~edge  # marks above and below the letters
+    if not core.any():
+        return np.full_like(part, 255)
+    # Runs of writing along the line: core components chained by gaps up to LINE_GAP bands.
+    order = np.argsort(x[core])
+    idx = np.flatnonzero(core)[order]
+    runs: list[list[int]] = [[idx[0]]]
+    reach = x[idx[0]] + w[idx[0]]
+    for i in idx[1:]:
+        if x[i] - reach > LINE_GAP * band:
+            runs.append([])
+        runs[-1].append(i)
+        reach = max(reach, x[i] + w[i])
+    # The value is the run with the most letter-shaped components (the first on a tie: values
+    # start at their label); stain rims and specks score low whatever their ink.
+    letters = heavy & (h >= 0.6 * band) & (h <= 3.5 * band) & (w <= 3 * band)
+    score = [int(letters[r].sum()) for r in runs]
+    main = int(np.argmax(score))
+    start = end = main
+    while start > 0 and score[start - 1] >= max(2, 0.3 * score[main]):
+        start -= 1
+    while end < len(runs) - 1 and score[end + 1] >= max(2, 0.3 * score[main]):
+        end += 1
+    kept = [i for r in runs[start:end + 1] for i in r]
+    left = min(x[i] for i in kept) - band
+    right = max(x[i] + w[i] for i in kept) + band
+    marks = np.flatnonzero(near & (x + w >= left) & (x <= right))
+    keep = np.zeros(n, bool)
+    keep[np.array(kept) + 1] = True
+    keep[marks + 1] = True
+    out = part.copy()
+    out[(ink > 0) & ~keep[labels]] = 255
+    return out

@@ -14,7 +14,7 @@ from pipeline.ocr.preprocess import PreparedPage, preprocess_page, remove_lines
 from pipeline.templates import Template
 from pipeline.types import ExtractedRecord, OcrWord
 
-OCR_VERSION = "3"  # 2: red seal ink washed out before OCR; 3: deslanted values, eng numbers
+OCR_VERSION = "4"  # 2: seal ink washed out; 3: deslanted values, eng numbers; 4: one-line isolation of form values
 
 
 @dataclass

@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 
 from pipeline.ocr.engine import OcrEngine
+from pipeline.ocr.preprocess import isolate_text_line
 from pipeline.types import Box, FieldValue, OcrWord
 
 # Leader dots and rules come out as runs of these; a single '.' may be an abbreviation or date.
@@ -27,7 +28,7 @@ def is_numeric_field(field: str, kind: str) -> bool:
 _DIGIT_LOOKALIKES = str.maketrans({
     "O": "0", "o": "0", "ó": "0", "ò": "0", "ô": "0", "ö": "0", "Ô": "0", "Ó": "0", "Ö": "0",
     "ø": "0", "l": "1", "I": "1", "|": "1", "ı": "1", "í": "1", "ï": "1", "Z": "2", "z": "2",
-    "S": "5", "B": "8",
+    "S": "5", "B": "8", "t": "7", "T": "7", "F": "7", "g": "9", "q": "9",
 })
 _SLASHES = str.maketrans({"⁄": "/", "∕": "/", "／": "/"})
 # Glyphs of the vie model's character set that no register holds, put for hand-written letters
@@ -51,6 +52,8 @@ def repair_digits(text: str) -> str:
         '17/1/1980'
         >>> repair_digits("ngày 3O tháng 12")
         'ngày 30 tháng 12'
+        >>> repair_digits("2t-01-196t")   # a hand-written 7 without its foot
+        '27-01-1967'
 
     Words ("ngày", "tháng") are left alone: only a token with at least as many digits as
     other letters is touched. An engine error fix, not a normalisation: no value is parsed.
@@ -319,7 +322,7 @@ def deslant(part: np.ndarray, slant: float) -> tuple[np.ndarray, float]:
 
 def read_regions(
     engine: OcrEngine, image: np.ndarray, boxes: list[Box], *, psm: int = 6, gap: int = 48,
-    border: int = 16, slant: float = 0.0,
+    border: int = 16, slant: float = 0.0, isolate: bool = False,
 ) -> list[list[OcrWord]]:
     """OCR many regions in ONE engine call: crops are stacked on a white sheet, left-aligned,
     with a gap taller than any line spacing, and the words are dealt back by position.
@@ -332,18 +335,28 @@ def read_regions(
     trained on upright print, and slanted hand-writing-like values read far worse (tune
     split, hand fonts: 66 % of text fields right raw against 76 % deslanted; one slanted
     font went from 26 % to 64 %). Word boxes are sheared back, by their centre line.
+
+    ``isolate``: each crop is one written line (form values); everything else in it, shards
+    of the neighbouring lines, stain rims and specks, is whited out first
+    (``preprocess.isolate_text_line``). Ledger cells may hold two lines and are not isolated.
     """
     h, w = image.shape[:2]
-    clipped = [_ink_bbox(image, (max(0, b[0]), max(0, b[1]), min(w, b[2]), min(h, b[3])))
-               for b in boxes]
     slots: list[tuple[int, int, Box, np.ndarray, float]] = []  # index, top, page box, crop, dx
     y = border
-    for i, b in enumerate(clipped):
-        if b[2] - b[0] < 4 or b[3] - b[1] < 4:
+    for i, box in enumerate(boxes):
+        x0, y0, x1, y1 = max(0, box[0]), max(0, box[1]), min(w, box[2]), min(h, box[3])
+        if x1 - x0 < 4 or y1 - y0 < 4:
             continue
-        part = image[b[1]:b[3], b[0]:b[2]]
+        part = image[y0:y1, x0:x1]
         if part.ndim == 3:
             part = cv2.cvtColor(part, cv2.COLOR_RGB2GRAY)
+        if isolate:
+            part = isolate_text_line(part)
+        ix0, iy0, ix1, iy1 = _ink_bbox(part, (0, 0, x1 - x0, y1 - y0))
+        if ix1 - ix0 < 4 or iy1 - iy0 < 4:
+            continue
+        part = part[iy0:iy1, ix0:ix1]
+        b = (x0 + ix0, y0 + iy0, x0 + ix1, y0 + iy1)
         offset = 0.0
         if slant:
             part, offset = deslant(part, slant)
