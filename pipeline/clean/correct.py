@@ -121,6 +121,8 @@ def correct_name(name: str, confidence: float) -> Correction | None:
         'Nguyễn Thị Lộc'
         >>> correct_name("Nguyên Thị Lộc", 0.95) is None   # sure OCR: a rare surname stays
         True
+        >>> correct_name("Lệ Văn Phương", 0.5).value
+        'Lê Văn Phương'
 
     A short junk token before a recognised surname (``Ms Hoàng …``, what a leader line or a
     label's tail leaves) is dropped.
@@ -129,7 +131,9 @@ def correct_name(name: str, confidence: float) -> Correction | None:
     unsure = confidence < UNSURE_BELOW
     tokens = name.split()
     changes: list[tuple[str, str]] = []
-    if len(tokens) >= 3 and tokens[0] not in lex.surnames and len(tokens[0]) <= 2:
+    if (len(tokens) >= 3 and tokens[0] not in lex.surnames and len(tokens[0]) <= 2
+            and _fix_token(tokens[0], lex.surnames, any_syllable=False, unsure=True)
+            not in lex.surnames):  # "Lệ Văn Phương" is Lê misread, not junk before "Văn"
         second = _fix_token(tokens[1], lex.surnames, any_syllable=False, unsure=True)
         if second in lex.surnames:
             changes.append((tokens[0], ""))

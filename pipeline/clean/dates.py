@@ -219,7 +219,7 @@ def parse_date(raw: str, book_year: int | None = None) -> tuple[str | None, str 
 
 # Hand-written digits Tesseract confuses, with the cost of each slip (see clean.distance).
 _DIGIT_SLIPS = {frozenset(p): c for p, c in {
-    ("4", "9"): 0.5, ("1", "7"): 0.5, ("4", "7"): 0.6, ("3", "8"): 0.6, ("5", "6"): 0.6,
+    ("4", "9"): 0.5, ("1", "7"): 0.5, ("1", "9"): 0.6, ("4", "7"): 0.6, ("3", "8"): 0.6, ("5", "6"): 0.6,
     ("0", "6"): 0.6, ("0", "8"): 0.6, ("0", "9"): 0.6, ("1", "4"): 0.7, ("2", "7"): 0.7,
     ("6", "8"): 0.7, ("5", "3"): 0.8, ("9", "8"): 0.8, ("2", "3"): 0.9,
 }.items()}

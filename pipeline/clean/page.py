@@ -7,6 +7,7 @@ registration numbers run in sequence, so the rows around a misread number tell w
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import date, timedelta
 
 from pipeline.clean.dates import digit_slip_cost
 from pipeline.clean.normalize import normalize_record, resolve_dittos
@@ -15,7 +16,12 @@ from pipeline.templates import Template
 from pipeline.types import FieldValue
 
 NUMBER_FIELD = "registration_no"
+DATE_FIELD = "registration_date"
 MAX_SLIP = 1.0  # at most two easy slips (1/7, 4/9) or one harder one
+SLIP_MARGIN = 0.2  # the best reading must beat the runner-up by this much to replace a value
+EDGE_SPAN = timedelta(days=92)  # a page's first or last entry: how far from its neighbour
+CLOSE_DAYS = 7  # two dates out of order this close to the page's median: no telling which
+BIRTH_SPAN = timedelta(days=366)  # a birth is registered within about a year (late ones flagged)
 
 
 def normalize_page(rows: list[dict[str, FieldValue]], template: Template,
@@ -30,10 +36,12 @@ def normalize_page(rows: list[dict[str, FieldValue]], template: Template,
     """
     if template.layout == "ledger":
         rows = resolve_dittos(rows)
-    cleaned = []
-    for fields in rows:
-        record = normalize_record(fields, template, book_year)
-        cleaned.append(apply_findings(record, check_record(record, template, book_year)))
+    records = [normalize_record(fields, template, book_year) for fields in rows]
+    records = check_registration_order(records)
+    if template.book_type == "birth":
+        records = [fit_birth_to_registration(record) for record in records]
+    cleaned = [apply_findings(record, check_record(record, template, book_year))
+               for record in records]
     return check_numbering(cleaned)
 
 
@@ -84,3 +92,129 @@ def check_numbering(rows: list[dict[str, FieldValue]]) -> list[dict[str, FieldVa
                         note="; ".join(n for n in (fv.note, note) if n))
         out.append({**row, NUMBER_FIELD: fixed})
     return out
+
+
+def _as_date(iso: str | None) -> date | None:
+    try:
+        return date.fromisoformat(iso) if iso and len(iso) == 10 else None
+    except ValueError:
+        return None
+
+
+def slip_readings(iso: str, low: date, high: date) -> list[tuple[float, str]]:
+    """Dates in [low, high], at the precision of ``iso`` (year, month or day), that its digits
+    could be a misreading of, cheapest first.
+
+        >>> slip_readings("1969-04-20", date(1969, 7, 13), date(1969, 7, 26))[0]
+        (0.6, '1969-07-20')
+    """
+    if high < low or (high - low).days > 800:
+        return []
+    digits = iso.replace("-", "")
+    seen: dict[str, float] = {}
+    day = low
+    while day <= high:
+        text = day.isoformat()[:len(iso)]
+        if text not in seen:
+            seen[text] = digit_slip_cost(digits, text.replace("-", ""))
+        day += timedelta(days=1)
+    return sorted((cost, text) for text, cost in seen.items())
+
+
+def _pick(scored: list[tuple[float, str]]) -> str | None:
+    if not scored or scored[0][0] > MAX_SLIP:
+        return None
+    if len(scored) > 1 and scored[1][0] - scored[0][0] < SLIP_MARGIN:
+        return None
+    return scored[0][1]
+
+
+def _with_note(fv: FieldValue, value: str | None, note: str) -> FieldValue:
+    return replace(fv, value=value, status="uncertain",
+                   note="; ".join(n for n in (fv.note, note) if n))
+
+
+def check_registration_order(rows: list[dict[str, FieldValue]]) -> list[dict[str, FieldValue]]:
+    """Registration dates out of the book's order: fixed when a digit slip explains them.
+
+    A register is written day by day, so the dates of a page rise and lie close together.
+    The date out of order with the most others (the farthest from the page's median on a
+    tie) is taken out, again until the rest are in order: those are the misreadings. A
+    hand-written 7 read as 4 puts ``2/4/1969`` among ``30/6``, ``13/7``, ``20/7``; the one
+    reading of its digits that fits between its neighbours (``2/7``) replaces it, with a note
+    and for review. Dates that nothing tells apart (``25/2`` then ``24/2``) all go to review.
+    """
+    dates = {i: d for i, row in enumerate(rows)
+             if DATE_FIELD in row and (d := _as_date(row[DATE_FIELD].value)) is not None}
+    if len(dates) < 3:
+        return rows
+    active = sorted(dates)
+    misread: list[int] = []
+    doubtful: list[int] = []
+    while len(active) > 1:
+        inversions = {i: sum((j < i and dates[j] > dates[i]) or (j > i and dates[j] < dates[i])
+                             for j in active) for i in active}
+        ordinals = sorted(dates[i].toordinal() for i in active)
+        median = ordinals[len(ordinals) // 2]
+        far = {i: abs(dates[i].toordinal() - median) for i in active}
+        worst = max(active, key=lambda i: (inversions[i], far[i]))
+        if inversions[worst] == 0:
+            break
+        rivals = [i for i in active if inversions[i] == inversions[worst]
+                  and far[worst] - far[i] < CLOSE_DAYS]
+        if len(rivals) > 1:
+            doubtful += rivals
+            active = [i for i in active if i not in rivals]
+        else:
+            misread.append(worst)
+            active.remove(worst)
+    out = list(rows)
+    for i in doubtful:
+        fv = rows[i][DATE_FIELD]
+        out[i] = {**rows[i], DATE_FIELD: _with_note(
+            fv, fv.value, "Ngày đăng ký không theo thứ tự các dòng bên cạnh")}
+    for i in misread:
+        fv = rows[i][DATE_FIELD]
+        before = next((dates[j] for j in reversed(active) if j < i), None)
+        after = next((dates[j] for j in active if j > i), None)
+        low = before if before is not None else after - EDGE_SPAN
+        high = after if after is not None else before + EDGE_SPAN
+        better = _pick(slip_readings(fv.value, low, high))
+        if better:
+            note = f"Ngày đăng ký đọc được {fv.value}, sửa thành {better} theo thứ tự các dòng"
+        else:
+            better, note = fv.value, "Ngày đăng ký không theo thứ tự các dòng bên cạnh"
+        out[i] = {**rows[i], DATE_FIELD: _with_note(fv, better, note)}
+    return out
+
+
+def fit_birth_to_registration(row: dict[str, FieldValue]) -> dict[str, FieldValue]:
+    """A birth date after its registration, or long before it, moved through digit slips.
+
+    Births are registered within weeks, late ones within a year or two; ``1964`` on an entry
+    registered in 1969 is more often a hand-written 9 read as 4 than a five-year-late
+    registration. Replaced only when the clean stage is unsure of the birth date (it is
+    ``uncertain``: a sure one after its registration rather says the registration is
+    misread), the date is after the registration or more than a year before it, and one
+    reading within a year before the registration is clearly the cheapest;
+    the late-registration rule judges the rest.
+    """
+    born, registered = row.get("birth_date"), row.get(DATE_FIELD)
+    reg = _as_date(registered.value) if registered is not None else None
+    if reg is None or born is None or not born.value or not born.value[:4].isdigit():
+        return row
+    if born.status != "uncertain":
+        return row  # a sure birth date after its registration says the registration is wrong
+    precision = len(born.value)
+    if born.value > reg.isoformat()[:precision]:
+        impossible = True
+    elif born.value < (reg - BIRTH_SPAN).isoformat()[:precision]:
+        impossible = False
+    else:
+        return row
+    better = _pick(slip_readings(born.value, reg - BIRTH_SPAN, reg))
+    if better is None:
+        return row
+    why = "sau ngày đăng ký" if impossible else "cách xa ngày đăng ký"
+    return {**row, "birth_date": _with_note(
+        born, better, f"Ngày sinh đọc được {born.value} ({why}), sửa thành {better}")}

@@ -58,3 +58,40 @@ def test_an_ethnicity_not_on_the_list_goes_to_review():
     rows = [{"ethnicity": FieldValue("ethnicity", "Quốc", None, "read", 0.96)}]
     out = normalize_page(rows, load_template("birth_form"), 1973)[0]["ethnicity"]
     assert out.status == "uncertain" and "danh sách" in out.note
+
+
+def dated(*reads, field="registration_date", conf=0.9):
+    return [{field: FieldValue(field, r, None, "read", conf)} for r in reads]
+
+
+def test_a_registration_date_out_of_order_by_a_digit_slip_is_fixed():
+    rows = dated("30/6/1969", "2/4/1969", "13/7/1969", "20/7/1969")  # a 7 read as 4
+    out = normalize_page(rows, load_template("birth_ledger"), 1969)
+    got = [r["registration_date"] for r in out]
+    assert [f.value for f in got] == ["1969-06-30", "1969-07-02", "1969-07-13", "1969-07-20"]
+    assert got[1].raw == "2/4/1969" and got[1].status == "uncertain"
+    assert "theo thứ tự các dòng" in got[1].note
+
+
+def test_dates_in_order_are_untouched_and_two_that_disagree_both_go_to_review():
+    tpl = load_template("birth_form")
+    fine = normalize_page(dated("3/2/1969", "3/2/1969", "9/2/1969"), tpl, 1969)
+    assert all("thứ tự" not in (r["registration_date"].note or "") for r in fine)
+    clash = normalize_page(dated("20/2/1969", "25/2/1969", "24/2/1969", "3/3/1969"), tpl, 1969)
+    notes = [r["registration_date"].note or "" for r in clash]
+    assert [r["registration_date"].value for r in clash][1:3] == ["1969-02-25", "1969-02-24"]
+    assert all("không theo thứ tự" in n for n in notes[1:3]) and "thứ tự" not in notes[0]
+
+
+def test_an_unsure_birth_date_years_before_its_registration_is_moved_by_a_slip():
+    def row(born, conf):
+        return {"birth_date": FieldValue("birth_date", born, None, "read", conf),
+                "registration_date": FieldValue("registration_date", "12/6/1969", None,
+                                                "read", 0.95)}
+    tpl = load_template("birth_ledger")
+    unsure = normalize_page([row("01/06/1964", 0.3)], tpl, 1969)[0]["birth_date"]
+    assert unsure.value == "1969-06-01" and unsure.raw == "01/06/1964"
+    assert unsure.status == "uncertain" and "sửa thành 1969-06-01" in unsure.note
+    # a sure reading is a late registration, for the rules to flag, not a misreading
+    sure = normalize_page([row("01/06/1964", 0.99)], tpl, 1969)[0]["birth_date"]
+    assert sure.value == "1964-06-01"
