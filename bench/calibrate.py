@@ -6,7 +6,7 @@ Runs the pipeline (read_page → normalize_page) on the tune half of bench/ocr.p
 set (all layouts, degradations and faces), pairs every field that got a value with its truth,
 and fits P(right) = logistic(features of pipeline.clean.calibrate) by Newton's method with a
 little L2. The accept threshold is the lowest probability at which auto-accepted fields are
-still ≥ 99 % right on this split. ``--write`` stores the model in data/calibration/fields.json;
+still ≥ 99.5 % right on this split. ``--write`` stores the model in data/calibration/fields.json;
 bench/ocr.py then reports how it routes the holdout split, which this script never sees.
 """
 
@@ -32,7 +32,7 @@ import numpy as np  # noqa: E402
 from ocr import CASES, DEGRADATIONS, FACES, TEMPLATES, _load_rgb, build_set  # noqa: E402
 from pipeline.clean.calibrate import CALIBRATION_FILE, FEATURES, field_features  # noqa: E402
 
-TARGET_PRECISION = 0.99
+TARGET_PRECISION = 0.995  # issue 4: fields accepted without review must be ≥ 99.5 % right
 
 
 def _norm(v):

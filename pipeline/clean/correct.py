@@ -33,6 +33,7 @@ from pipeline.clean.text import folded_key, strip_marks
 UNSURE_BELOW = 0.80  # OCR confidence under which a valid but unexpected token is questioned
 MARGIN = 0.15  # the best reading must beat the runner-up by this much
 NEAR = 0.35  # how far a valid token may move: marks only (tone + one shape mark)
+PHRASE_NEAR = 0.6  # a whole fixed expression may move by one hand-writing slip
 NOT_IN_LIST = 0.35  # prior cost of a syllable that no list of this position holds
 
 _DIGIT_LOOKS = str.maketrans("0123456789", "olzeasotbg")
@@ -218,6 +219,8 @@ def correct_text(text: str, confidence: float, *, place: bool = False) -> Correc
         'Xóm 6, xã Võ Liệt'
         >>> correct_text("Bệnh viên huyện Nam Đân", 0.4, place=True).value
         'Bệnh viện huyện Nam Đàn'
+        >>> correct_text("Trạm xó xã Hưng Long", 0.4, place=True).value
+        'Trạm xá xã Hưng Long'
     """
     words = register_words()
     unsure = confidence < UNSURE_BELOW
@@ -267,12 +270,20 @@ def _fix_phrases(tokens: list[str], changes: list, unsure: bool) -> list[str]:
             valid = all(is_valid_syllable(t) for t in got.split())
             if valid and not unsure:
                 continue
-            if ocr_distance(got.lower(), phrase.lower()) <= NEAR:
+            if ocr_distance(got.lower(), phrase.lower()) <= _phrase_limit(phrase):
                 fixed = [_with_case(g, w) for g, w in zip(got.split(), want)]
                 fixed[-1] += tail
                 changes.append((got, " ".join(fixed).rstrip(",.;")))
                 out[i:i + k] = fixed
     return out
+
+
+def _phrase_limit(phrase: str) -> float:
+    """How far a reading may be from a fixed expression: one hand-writing slip (a/o, a/u:
+    "Trạm xó") in an expression of six letters or more, where a whole phrase so near is
+    evidence enough; a short one ("Lộc Hà") only as near as a single word."""
+    letters = sum(c.isalpha() for c in phrase)
+    return NEAR if letters < 6 else min(PHRASE_NEAR, 0.1 * letters)
 
 
 def _fix_place_names(tokens: list[str], changes: list, unsure: bool) -> list[str]:

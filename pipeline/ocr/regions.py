@@ -28,7 +28,9 @@ def is_numeric_field(field: str, kind: str) -> bool:
 _DIGIT_LOOKALIKES = str.maketrans({
     "O": "0", "o": "0", "ó": "0", "ò": "0", "ô": "0", "ö": "0", "Ô": "0", "Ó": "0", "Ö": "0",
     "ø": "0", "l": "1", "I": "1", "|": "1", "ı": "1", "í": "1", "ï": "1", "Z": "2", "z": "2",
-    "S": "5", "B": "8", "t": "7", "T": "7", "F": "7", "g": "9", "q": "9",
+    "S": "5", "B": "8", "g": "9", "q": "9",
+    # a crossed seven (7 with a bar, as many Vietnamese hands write it), or one without its foot
+    "t": "7", "T": "7", "F": "7", "#": "7", "+": "7",
 })
 _SLASHES = str.maketrans({"⁄": "/", "∕": "/", "／": "/"})
 # Glyphs of the vie model's character set that no register holds, put for hand-written letters

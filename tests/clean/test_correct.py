@@ -167,7 +167,7 @@ def test_sure_but_doubtful_readings_go_to_a_reviewer_with_the_near_word():
     place = normalize_field(FieldValue("birth_place", "Xớm 8, xã Hợp Thành", None, "read", 0.85),
                             "place")
     assert place.status == "uncertain" and "Xóm" in place.note
-    plain = normalize_field(FieldValue("full_name", "Nguyễn Văn An", None, "read", 0.9), "name")
+    plain = normalize_field(FieldValue("full_name", "Nguyễn Văn An", None, "read", 0.95), "name")
     assert plain.status == "read" and plain.note is None
 
 
