@@ -7,6 +7,7 @@ import re
 
 from rapidfuzz.distance import Levenshtein
 
+from pipeline.clean.lunar import lunar_to_iso, year_of_stem_branch
 from pipeline.clean.numerals import DIGITS, read_number
 from pipeline.clean.text import collapse_spaces, folded_key, nfc
 
@@ -169,6 +170,35 @@ def _read_words(tokens: list[str], book_year: int | None) -> tuple[str | None, s
     return _iso(day, month, year)
 
 
+_LUNAR_MARK = re.compile(r"[(\[]?\s*(?:âm\s+lịch|\bAL\b|\bÂL\b)\s*[)\]]?", re.IGNORECASE)
+_LEAP_MARK = re.compile(r"\s*\bnhuận\b", re.IGNORECASE)
+_INVALID = re.compile(r"Ngày không hợp lệ: (\d{1,2})/(\d{1,2})/(\d{4})")
+_STEM_BRANCH_YEAR = re.compile(r"(\bnăm\s+)([^\W\d_]+\s+[^\W\d_]+)", re.IGNORECASE)
+
+
+def _parse_lunar(text: str, book_year: int | None) -> tuple[str | None, str | None]:
+    """A date marked lunar (``âm lịch``, ``AL``, a year named ``Mậu Thân``) → its solar date,
+    with a note so a person checks the conversion; partial lunar dates cannot be converted."""
+    leap = bool(_LEAP_MARK.search(text))
+    rest = collapse_spaces(_LEAP_MARK.sub("", _LUNAR_MARK.sub(" ", text))).strip(" .,;:-()")
+    value, note = parse_date(rest, book_year)
+    invalid = _INVALID.fullmatch(note or "")
+    if value is None and invalid and int(invalid.group(1)) <= 30:
+        # solar rules refused it (30/2), but a lunar month has 29 or 30 days: the lunar
+        # calendar decides below
+        value = f"{int(invalid.group(3)):04d}-{int(invalid.group(2)):02d}-{int(invalid.group(1)):02d}"
+    if value is None:
+        return None, note or f"Ngày âm lịch không đọc được: {text[:40]}"
+    if len(value) < 10:
+        return None, f"Ngày âm lịch thiếu ngày hoặc tháng, không quy đổi được: {text[:40]}"
+    year, month, day = (int(part) for part in value.split("-"))
+    solar = lunar_to_iso(day, month, year, leap)
+    written = f"{day}/{month}{' nhuận' if leap else ''}/{year}"
+    if solar is None:
+        return None, f"Ngày âm lịch không có thật: {written}"
+    return solar, f"Ngày âm lịch {written}, đã quy đổi sang dương lịch"
+
+
 def parse_date(raw: str, book_year: int | None = None) -> tuple[str | None, str | None]:
     """A written date → (ISO 8601 partial, None) or (None, Vietnamese reason); never raises.
 
@@ -180,14 +210,21 @@ def parse_date(raw: str, book_year: int | None = None) -> tuple[str | None, str 
     (('1968-03-12', None), ('1968-03-12', None))
     >>> parse_date("31/2/1968")
     (None, 'Ngày không hợp lệ: 31/2/1968')
+    >>> parse_date("ngày 15 tháng 8 năm Mậu Thân", book_year=1970)
+    ('1968-10-06', 'Ngày âm lịch 15/8/1968, đã quy đổi sang dương lịch')
     """
     text = collapse_spaces(nfc(raw or "")).strip(" .,;:_-–—…")
     if not text:
         return None, None
     text = _repair_digits(text)
     folded = folded_key(text.replace("/", " / "))
+    named = _STEM_BRANCH_YEAR.search(text)
+    if named and (year := year_of_stem_branch(named.group(2), book_year)) is not None:
+        # "năm Mậu Thân": a lunar year by name, the one nearest before the book's year
+        text = f"{text[:named.start(2)]}{year}{text[named.end(2):]}"
+        return _parse_lunar(text, book_year)
     if any(f" {mark} " in f" {folded} " for mark in _LUNAR):
-        return None, f"Ngày âm lịch, cần quy đổi: {text[:40]}"
+        return _parse_lunar(text, book_year)
 
     m = _ISO.fullmatch(text)
     if m:  # our own output: normalizing twice changes nothing

@@ -72,7 +72,8 @@ def test_two_digit_years_follow_the_book(raw, book_year, iso):
      ("mồng 5 tháng 3", "Thiếu năm"),
      ("không rõ", "Không đọc được ngày"),
      ("12/3/1968 và 14/3/1968", "Không đọc được ngày"),
-     ("ngày 12 tháng 3 năm 1968 âm lịch", "Ngày âm lịch")],
+     ("tháng 3 năm 1968 âm lịch", "Ngày âm lịch thiếu ngày"),
+     ("ngày 30 tháng 2 năm 1985 âm lịch", "Ngày âm lịch không có thật")],
 )
 def test_impossible_or_unreadable_dates_give_a_vietnamese_reason(raw, note):
     value, reason = parse_date(raw)
