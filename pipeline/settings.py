@@ -37,6 +37,13 @@ class Settings(BaseSettings):
         "build, installed by scripts/install.sh). On the generated benchmark best was no more "
         "accurate after our preprocessing and 15 % slower, so fast is the default.",
     )
+    accept_probability: float | None = Field(
+        default=None, ge=0.0, le=1.0,
+        description="Calibrated probability of being right from which a field is accepted "
+        "without a reviewer. Unset: the threshold fitted with the calibration "
+        "(data/calibration/fields.json, 99.5 % precision on the benchmark's tune split). "
+        "Lower it to review less and accept more mistakes.",
+    )
     tessdata_best_dir: Path = Field(
         default=Path(sys.prefix) / "share" / "hotich" / "tessdata",
         description="Folder holding the tessdata_best `vie` model (and links to eng, osd).",

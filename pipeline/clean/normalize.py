@@ -23,6 +23,7 @@ from pipeline.clean.fields import (
 )
 from pipeline.clean.names import normalize_name, strip_leaders
 from pipeline.clean.text import collapse_spaces, folded_key, nfc
+from pipeline.settings import get_settings
 from pipeline.templates import Template
 from pipeline.types import FieldValue
 
@@ -117,7 +118,8 @@ def _corrected(field: str, kind: str, value: str, note: str | None,
 
 
 def normalize_field(fv: FieldValue, kind: str, book_year: int | None = None,
-                    years: tuple[int, int] | None = None) -> FieldValue:
+                    years: tuple[int, int] | None = None,
+                    accept: float | None = None) -> FieldValue:
     """One field cleaned: a new ``FieldValue``; ``raw`` is never changed.
 
     >>> fv = FieldValue("birth_date", "31/2/1968", None, "read", 0.95)
@@ -155,7 +157,8 @@ def normalize_field(fv: FieldValue, kind: str, book_year: int | None = None,
         confidence = round(confidence * FAILED_PARSE_FACTOR, 3)
     elif calibration is not None:
         confidence = round(calibration.probability(field_features(fv, value, note, kind)), 3)
-        status = "uncertain" if note or confidence < calibration.accept else "read"
+        threshold = calibration.accept if accept is None else accept
+        status = "uncertain" if note or confidence < threshold else "read"
         if not note and status == "uncertain":
             note = f"Độ tin cậy thấp ({confidence:.2f})"
         return replace(fv, value=value, status=status, confidence=confidence, note=note)
@@ -183,13 +186,14 @@ def normalize_record(
     ('F', 'read')
     """
     out: dict[str, FieldValue] = {}
+    accept = get_settings().accept_probability  # once a record: reading settings is not free
     for name, fv in fields.items():
         try:
             kind = template.kind_of(name)
         except KeyError:
             kind = "text"
         years = plausible_years(name, template.book_type, book_year) if kind == "date" else None
-        out[name] = normalize_field(fv, kind, book_year, years)
+        out[name] = normalize_field(fv, kind, book_year, years, accept)
     return out
 
 

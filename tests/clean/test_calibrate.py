@@ -58,3 +58,18 @@ def test_a_note_always_means_review(monkeypatch):
     out = normalize_record({"birth_date": fv("birth_date", "31/2/1968", 0.99)},
                            load_template("birth_form"), 1968)["birth_date"]
     assert out.status == "uncertain" and out.value is None
+
+
+def test_the_accept_threshold_is_a_setting(monkeypatch):
+    from pipeline.clean.normalize import normalize_record
+    from pipeline.templates import load_template
+
+    from pipeline.types import FieldValue
+
+    fields = {"full_name": FieldValue("full_name", "Nguyễn Văn An", None, "read", 0.9)}
+    tpl = load_template("birth_form")
+    monkeypatch.setenv("HOTICH_ACCEPT_PROBABILITY", "0.999")
+    assert normalize_record(fields, tpl)["full_name"].status == "uncertain"
+    monkeypatch.setenv("HOTICH_ACCEPT_PROBABILITY", "0.9")
+    relaxed = normalize_record(fields, tpl)["full_name"]
+    assert relaxed.status == "read" and relaxed.note is None
