@@ -67,6 +67,7 @@ TARGETS = {
     ("heavy", None): 0.75,
 }
 TARGET_PAGES_PER_MIN = 30.0
+RAW_ACCEPT = 0.80  # the "before cleaning" rule: trust the OCR's own word confidence
 
 def case_seed(seed: int, case: int, half: str) -> int:
     return seed * 1000 + (500 if half == "holdout" else 0) + case
@@ -90,6 +91,8 @@ class PageOut:
     rss_kb: int
     error: str | None = None
     statuses: dict[int, dict[str, str]] = field(default_factory=dict)  # row → field → status
+    # row → field → (raw text, OCR confidence, extract status): the fields before cleaning
+    raw: dict[int, dict[str, tuple[str, float, str]]] = field(default_factory=dict)
 
 def _rss_kb() -> int:
     self_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -133,11 +136,13 @@ def run_hotich(job: PageJob) -> PageOut:
         page = read_page(_load_rgb(job.png), template, None, dpi=None)
         rows, statuses = _clean(template, [(r.row, r.fields) for r in page.records],
                                 job.book_year)
+        raw = {r.row: {n: (fv.raw, fv.confidence, fv.status) for n, fv in r.fields.items()}
+               for r in page.records}
         error = None
     except Exception as exc:  # noqa: BLE001 - a failed page scores as nothing read
-        rows, statuses, error = {}, {}, f"{type(exc).__name__}: {exc}"
+        rows, statuses, raw, error = {}, {}, {}, f"{type(exc).__name__}: {exc}"
     return PageOut(job.group, job.key, rows, time.perf_counter() - started, _rss_kb(), error,
-                   statuses)
+                   statuses, raw)
 
 def _label_pattern(label: str) -> str:
     words = label.rstrip(":").split()
@@ -226,11 +231,15 @@ class Score:
     routed: int = 0  # fields given a status by the clean stage
     accepted: int = 0  # of those, left without review (status read or blank)
     accepted_right: int = 0
+    raw_accepted: int = 0  # before cleaning: OCR read or blank with OCR confidence ≥ 0.80
+    raw_accepted_right: int = 0  # ... and the raw text is the written text
 
     def add(self, other: "Score") -> None:
         self.routed += other.routed
         self.accepted += other.accepted
         self.accepted_right += other.accepted_right
+        self.raw_accepted += other.raw_accepted
+        self.raw_accepted_right += other.raw_accepted_right
         self.pages += other.pages
         self.seconds += other.seconds
         self.rss_kb = max(self.rss_kb, other.rss_kb)
@@ -256,7 +265,8 @@ class Score:
     def pages_per_min(self, workers: int) -> float:
         return workers * 60 * self.pages / self.seconds if self.seconds else float("nan")
 
-def score_page(out: PageOut, truth_rows: dict[int, dict[str, str | None]]) -> Score:
+def score_page(out: PageOut, truth_rows: dict[int, dict[str, str | None]],
+               truth_texts: dict[int, dict[str, str]] | None = None) -> Score:
     score = Score(pages=1, seconds=out.seconds, rss_kb=out.rss_kb,
                   errors=[f"{out.key}: {out.error}"] if out.error else [],
                   fields=score_rows(out.rows, truth_rows))
@@ -268,6 +278,12 @@ def score_page(out: PageOut, truth_rows: dict[int, dict[str, str | None]]) -> Sc
             if status in ("read", "blank"):
                 score.accepted += 1
                 score.accepted_right += _same(out.rows[row].get(name), truth_rows[row][name])
+            raw, confidence, extracted = out.raw.get(row, {}).get(name, ("", 0.0, "illegible"))
+            if truth_texts is not None and extracted in ("read", "blank") \
+                    and confidence >= RAW_ACCEPT:
+                score.raw_accepted += 1
+                score.raw_accepted_right += _same(raw or None,
+                                                  truth_texts[row].get(name) or None)
     return score
 
 def _same(a: str | None, b: str | None) -> bool:
@@ -276,8 +292,9 @@ def _same(a: str | None, b: str | None) -> bool:
 
 # --------------------------------------------------------------------------- driver
 
-def build_set(args, out_dir: Path, pool: ProcessPoolExecutor):
-    """Generate the books; return the page jobs and truth[(group, key)][row][field]."""
+def build_set(args, out_dir: Path, pool: ProcessPoolExecutor, texts: dict | None = None):
+    """Generate the books; return the page jobs and truth[(group, key)][row][field] (the
+    normalized values); ``texts``, when given, is filled alike with the written texts."""
     halves = {"tune": [("tune", args.pages_per_case)],
               "holdout": [("holdout", args.pages_per_case)],
               "all": [("tune", math.ceil(args.pages_per_case / 2)),
@@ -304,6 +321,11 @@ def build_set(args, out_dir: Path, pool: ProcessPoolExecutor):
                 r.row: {name: tf.value for name, tf in r.fields.items()}
                 for r in book.records if r.page == page["page"]
             }
+            if texts is not None:
+                texts[(group, key)] = {
+                    r.row: {name: tf.text for name, tf in r.fields.items()}
+                    for r in book.records if r.page == page["page"]
+                }
     return jobs, truth
 
 def run_benchmark(args) -> dict:
@@ -322,7 +344,8 @@ def run_benchmark(args) -> dict:
         out_dir = Path(tmp.name)
     try:
         with ProcessPoolExecutor(args.workers, mp_context=ctx) as pool:
-            jobs, truth = build_set(args, out_dir, pool)
+            texts: dict = {}
+            jobs, truth = build_set(args, out_dir, pool, texts)
         groups: dict = defaultdict(lambda: {m: Score() for m in METHODS})
         wall = {}
         for method, fn in (("hotich", run_hotich), ("raw tesseract", run_raw)):
@@ -332,7 +355,8 @@ def run_benchmark(args) -> dict:
                 outs = list(pool.map(fn, jobs))
             wall[method] = time.perf_counter() - started
             for out in outs:
-                groups[out.group][method].add(score_page(out, truth[(out.group, out.key)]))
+                groups[out.group][method].add(score_page(out, truth[(out.group, out.key)],
+                                                                texts[(out.group, out.key)]))
     finally:
         if tmp is not None:
             tmp.cleanup()
@@ -396,18 +420,28 @@ def render(result: dict, args) -> str:
                  f"{'≥' + format(TARGET_PAGES_PER_MIN, '.0f'):>6} "
                  + " ".join(f"{s:7.1f} {'✓' if s >= TARGET_PAGES_PER_MIN else '✗'}"
                             for s in speeds))
-    lines += ["", "routing (hotich): fields the clean stage accepts without a reviewer, and how "
-              "many of those are right", f"{'group':37} {'accepted':>9} {'right':>9}"]
+    lines += ["", "routing (hotich): fields accepted without a reviewer, and how many of those "
+              "are right, before cleaning (raw OCR text, OCR confidence ≥ 0.80) and after "
+              "(normalized value, calibrated rule)",
+              f"{'':37} {'before cleaning':>19} {'after cleaning':>19}",
+              f"{'group':37} {'accepted':>9} {'right':>9} {'accepted':>9} {'right':>9}"]
+
+    def routing(label: str, s: Score) -> str:
+        def share(n: int, d: int) -> str:
+            return _pct(n / d if d else math.nan)
+        return (f"{label:37} {share(s.raw_accepted, s.routed):>9} "
+                f"{share(s.raw_accepted_right, s.raw_accepted):>9} "
+                f"{share(s.accepted, s.routed):>9} {share(s.accepted_right, s.accepted):>9}")
+
+    pooled: dict = defaultdict(Score)  # by layout and degradation, both faces
     for (template, degradation, face), by_method in result["groups"].items():
-        s = by_method["hotich"]
-        if s.routed:
-            lines.append(f"{template + ' / ' + degradation + ' / ' + face:37} "
-                         f"{_pct(s.accepted / s.routed):>9} "
-                         f"{_pct(s.accepted_right / s.accepted if s.accepted else math.nan):>9}")
-    s = result["total"]["hotich"]
-    if s.routed:
-        lines.append(f"{'total':37} {_pct(s.accepted / s.routed):>9} "
-                     f"{_pct(s.accepted_right / s.accepted if s.accepted else math.nan):>9}")
+        if by_method["hotich"].routed:
+            lines.append(routing(f"{template} / {degradation} / {face}", by_method["hotich"]))
+            pooled[(template, degradation)].add(by_method["hotich"])
+    for (template, degradation), s in pooled.items():
+        lines.append(routing(f"{template} / {degradation}", s))
+    if result["total"]["hotich"].routed:
+        lines.append(routing("total", result["total"]["hotich"]))
     errors = [e for m in METHODS for e in result["total"][m].errors]
     if errors:
         lines += ["", f"{len(errors)} page(s) failed:"] + [f"  {e}" for e in errors[:10]]
