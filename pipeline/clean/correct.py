@@ -21,11 +21,13 @@ from pipeline.clean.distance import JUNK, ocr_distance
 from pipeline.clean.lexicon import (
     WordList,
     closed_values,
+    ethnicity_names,
     lexicon_key,
     name_lexicon,
     place_names,
     register_phrases,
     register_words,
+    spelling_key,
 )
 from pipeline.clean.syllables import all_syllables, is_valid_syllable
 from pipeline.clean.text import folded_key, strip_marks
@@ -36,6 +38,8 @@ NEAR = 0.35  # how far a valid token may move: marks only (tone + one shape mark
 PHRASE_NEAR = 0.6  # a whole fixed expression may move by one hand-writing slip
 NOT_IN_LIST = 0.35  # prior cost of a syllable that no list of this position holds
 
+SPELLING = "Cách viết khác"  # reason of a correction that only respells (Hmông → H'Mông)
+
 _DIGIT_LOOKS = str.maketrans("0123456789", "olzeasotbg")
 
 
@@ -43,10 +47,11 @@ _DIGIT_LOOKS = str.maketrans("0123456789", "olzeasotbg")
 class Correction:
     value: str
     changes: tuple[tuple[str, str], ...]
+    reason: str = "Sửa theo từ điển"
 
     @property
     def note(self) -> str:
-        return "Sửa theo từ điển: " + ", ".join(f"{a} → {b}" for a, b in self.changes)
+        return f"{self.reason}: " + ", ".join(f"{a} → {b}" for a, b in self.changes)
 
 
 def _fold(word: str) -> str:
@@ -332,10 +337,20 @@ def correct_closed(field: str, text: str) -> Correction | None:
 
         >>> correct_closed("nationality", "Việt. Nai").value
         'Việt Nam'
+        >>> fix = correct_closed("ethnicity", "Mèo"); fix.value, fix.note
+        ("H'Mông", "Tên gọi khác của dân tộc: Mèo → H'Mông")
+        >>> correct_closed("ethnicity", "Khơ-mú").value
+        'Khơ Mú'
     """
     choices = closed_values().get(field)
     if not choices or text in choices:
         return None
+    if field == "ethnicity":
+        official = ethnicity_names().get(spelling_key(text))
+        if official is not None:  # Hmông, Khơ-mú: a spelling; Mèo, Mán: an older name
+            same = spelling_key(official) == spelling_key(text)
+            return Correction(official, ((text, official),),
+                              SPELLING if same else "Tên gọi khác của dân tộc")
     scored = sorted((ocr_distance(text, c), c) for c in choices)
     best_cost, best = scored[0]
     if best_cost > max(0.6, 0.3 * len(best)) or (len(scored) > 1

@@ -114,3 +114,23 @@ def closed_values() -> dict[str, list[str]]:
     """Fields whose whole value comes from a short list: ethnicity, nationality."""
     data = json.loads((LEXICON_DIR / "words.json").read_text(encoding="utf-8"))
     return {"ethnicity": data["words"]["ethnicities"], "nationality": data["words"]["nationalities"]}
+
+
+@lru_cache(maxsize=1)
+def ethnicity_names() -> dict[str, str]:
+    """Other names of the official ethnic groups (``Mèo`` → ``H'Mông``), by ``spelling_key``."""
+    data = json.loads((LEXICON_DIR / "ethnicity_names.json").read_text(encoding="utf-8"))
+    official = {spelling_key(name): nfc(name) for name in closed_values()["ethnicity"]}
+    names = {spelling_key(other): nfc(name) for other, name in data["names"].items()}
+    return {**names, **official}
+
+
+def spelling_key(text: str) -> str:
+    """A name with its hyphens, apostrophes and spaces gone, lower case, marks kept:
+    ``H'Mông``, ``Hmông`` and ``HMông`` are one spelling, ``Mường`` and ``Mương`` are not.
+
+        >>> spelling_key("Khơ-mú") == spelling_key("Khơ Mú") == "khơmú"
+        True
+    """
+    kept = "".join(c for c in nfc(text) if c.isalnum())
+    return nfc(canonical_tones(kept).casefold())

@@ -8,6 +8,7 @@ from dataclasses import replace
 
 from pipeline.clean.calibrate import field_features, load_calibration
 from pipeline.clean.correct import (
+    SPELLING,
     correct_closed,
     correct_name,
     correct_text,
@@ -98,6 +99,8 @@ def _corrected(field: str, kind: str, value: str, note: str | None,
         return value, _join(note, doubts(value, name=True))
     elif field in ("ethnicity", "nationality"):
         fix = correct_closed(field, value)
+        if fix and fix.reason == SPELLING:
+            return fix.value, note  # Hmông is H'Mông: nothing for a person to decide
         if fix:
             return fix.value, _join(fix.note)
         if not in_closed_list(field, value):

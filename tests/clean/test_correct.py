@@ -186,3 +186,28 @@ def test_date_words_read_through_ocr_slips(raw, want):
 @pytest.mark.parametrize("raw, want", [("Wain", "M"), ("Wam", "M"), ("Wứ", "F"), ("W4", None)])
 def test_sex_words_through_lookalikes(raw, want):
     assert normalize_sex(raw)[0] == want
+
+
+@pytest.mark.parametrize("read, official, reviewed", [
+    ("Hmông", "H'Mông", False),     # spellings of one name: accepted as such
+    ("HMông", "H'Mông", False),
+    ("Khơ-mú", "Khơ Mú", False),
+    ("Ê-đê", "Ê Đê", False),
+    ("Mèo", "H'Mông", True),        # names in use before the 1979 list: mapped, for review
+    ("Mán", "Dao", True),
+    ("Xá Cẩu", "Khơ Mú", True),
+    ("Đan Lai", "Thổ", True),       # a Nghệ An subgroup counted with the Thổ
+])
+def test_ethnicities_other_spellings_and_older_names_map_to_the_official_group(
+        read, official, reviewed):
+    out = normalize_field(FieldValue("ethnicity", read, None, "read", 0.97), "text")
+    assert out.value == official and out.raw == read
+    assert (out.note is not None and "Tên gọi khác" in out.note) == reviewed
+
+
+def test_every_other_ethnicity_name_points_at_one_of_the_54_groups():
+    from pipeline.clean.lexicon import closed_values, ethnicity_names
+
+    groups = set(closed_values()["ethnicity"])
+    assert len(groups) == 54
+    assert set(ethnicity_names().values()) == groups
