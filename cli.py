@@ -240,6 +240,8 @@ def status():
     for b in books:
         for failure in b.failures:
             console.print(f"[red]{b.book_code}[/red] {failure}")
+        for finding in b.numbering:
+            console.print(f"[yellow]{b.book_code}[/yellow] {finding}")
 
 
 @app.command()

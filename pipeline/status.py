@@ -8,7 +8,8 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from pipeline.storage.db import session_scope
-from pipeline.storage.models import Book, Link, Page, Record, SourceFile
+from pipeline.clean.numbering import check_book_numbering
+from pipeline.storage.models import Book, FieldValue, Link, Page, Record, SourceFile
 
 
 @dataclass
@@ -26,6 +27,7 @@ class BookStatus:
     linked: int = 0
     link_review: int = 0
     failures: list[str] = field(default_factory=list)  # one line each: page or file and reason
+    numbering: list[str] = field(default_factory=list)  # R07: number gaps and repeats, a line each
 
     @property
     def pages_pending(self) -> int:
@@ -71,5 +73,19 @@ def book_statuses(db: Engine) -> list[BookStatus]:
                 .order_by(Page.page_no)
             ):
                 status.failures.append(f"trang {page_no}: {error}")
+            status.numbering = _numbering(session, book.id)
             out.append(status)
     return out
+
+
+def _numbering(session, book_id: int) -> list[str]:
+    """R07 over the book's current registration numbers, in page and row order."""
+    entries = session.execute(
+        select(Page.page_no, Record.row, FieldValue.value)
+        .join(Record, Record.page_id == Page.id)
+        .join(FieldValue, FieldValue.record_id == Record.id)
+        .where(Record.book_id == book_id, FieldValue.field == "registration_no",
+               FieldValue.is_current)
+    ).all()
+    gaps, repeats = check_book_numbering([(p, r or 0, v) for p, r, v in entries])
+    return [g.message() for g in gaps] + [r.message() for r in repeats]

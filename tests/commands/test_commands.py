@@ -132,3 +132,18 @@ def test_demo_runs_the_whole_chain_and_reports_accuracy(run, workspace):
     assert len(rows) == 39 and sum(1 for r in rows if r["citizen_id"]) >= 25
     status = run("status")
     assert "demo-form-2026" in status.output and "demo-ledger-2026" in status.output
+
+
+def test_status_reports_the_numbers_of_a_lost_page(run, tmp_path):
+    """Page 2 of a book never scanned: its registration numbers show up as a gap."""
+    from pipeline.samplegen import BookSpec, generate_book
+
+    truth = generate_book(BookSpec(seed=11, template="birth_form", pages=3, degradation="clean",
+                                   face="typewriter"), tmp_path / "book")
+    pages = tmp_path / "book" / "pages"
+    assert run("ingest", pages / "page-001.png", pages / "page-003.png", *BOOK).exit_code == 0
+    assert run("process", "--workers", "0").exit_code == 0
+    lost = [int(r.fields["registration_no"].value) for r in truth.records if r.page == 2]
+    output = " ".join(run("status").output.split())
+    assert f"thiếu số đăng ký {min(lost)}–{max(lost)} ({len(lost)} bản ghi) giữa trang 1 và trang 2" \
+        in output
