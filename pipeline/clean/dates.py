@@ -56,12 +56,15 @@ def _full_year(year: int, digits: int, book_year: int | None) -> int:
     return candidate if candidate <= book_year else candidate - 100
 
 
-def _iso(day: int | None, month: int | None, year: int) -> tuple[str | None, str | None]:
+def _iso(day: int | None, month: int | None, year: int,
+         lunar: bool = False) -> tuple[str | None, str | None]:
+    """The ISO text of a written date, or why it cannot be one. A lunar month has 29 or 30
+    days whatever its number: which of the two, the lunar calendar tells when converting."""
     if month is not None and not 1 <= month <= 12:
         written = f"{day}/{month}/{year}" if day is not None else f"{month}/{year}"
         return None, f"Ngày không hợp lệ: {written} (không có tháng {month})"
     if day is not None and month is not None:
-        last = calendar.monthrange(year, month)[1] if year > 0 else 31
+        last = 30 if lunar else calendar.monthrange(year, month)[1] if year > 0 else 31
         if not 1 <= day <= last:
             return None, f"Ngày không hợp lệ: {day}/{month}/{year}"
     if year == 0:
@@ -106,7 +109,8 @@ def _date_tokens(folded: str) -> list[str]:
     return out
 
 
-def _read_words(tokens: list[str], book_year: int | None) -> tuple[str | None, str | None] | None:
+def _read_words(tokens: list[str], book_year: int | None,
+                lunar: bool = False) -> tuple[str | None, str | None] | None:
     """``ngày 12 tháng 3 năm 1968`` and its parts, on folded tokens; None if no keyword."""
     day = month = year = None
     year_digits = 4
@@ -167,12 +171,11 @@ def _read_words(tokens: list[str], book_year: int | None) -> tuple[str | None, s
     year = _full_year(year, year_digits, book_year)
     if day is not None and month is None:
         return None, "Thiếu tháng"
-    return _iso(day, month, year)
+    return _iso(day, month, year, lunar)
 
 
 _LUNAR_MARK = re.compile(r"[(\[]?\s*(?:âm\s+lịch|\bAL\b|\bÂL\b)\s*[)\]]?", re.IGNORECASE)
 _LEAP_MARK = re.compile(r"\s*\bnhuận\b", re.IGNORECASE)
-_INVALID = re.compile(r"Ngày không hợp lệ: (\d{1,2})/(\d{1,2})/(\d{4})")
 _STEM_BRANCH_YEAR = re.compile(r"(\bnăm\s+)([^\W\d_]+\s+[^\W\d_]+)", re.IGNORECASE)
 
 
@@ -181,12 +184,7 @@ def _parse_lunar(text: str, book_year: int | None) -> tuple[str | None, str | No
     with a note so a person checks the conversion; partial lunar dates cannot be converted."""
     leap = bool(_LEAP_MARK.search(text))
     rest = collapse_spaces(_LEAP_MARK.sub("", _LUNAR_MARK.sub(" ", text))).strip(" .,;:-()")
-    value, note = parse_date(rest, book_year)
-    invalid = _INVALID.fullmatch(note or "")
-    if value is None and invalid and int(invalid.group(1)) <= 30:
-        # solar rules refused it (30/2), but a lunar month has 29 or 30 days: the lunar
-        # calendar decides below
-        value = f"{int(invalid.group(3)):04d}-{int(invalid.group(2)):02d}-{int(invalid.group(1)):02d}"
+    value, note = _read_date(rest, book_year, lunar=True)
     if value is None:
         return None, note or f"Ngày âm lịch không đọc được: {text[:40]}"
     if len(value) < 10:
@@ -225,18 +223,25 @@ def parse_date(raw: str, book_year: int | None = None) -> tuple[str | None, str 
         return _parse_lunar(text, book_year)
     if any(f" {mark} " in f" {folded} " for mark in _LUNAR):
         return _parse_lunar(text, book_year)
+    return _read_date(text, book_year)
 
+
+def _read_date(text: str, book_year: int | None,
+               lunar: bool = False) -> tuple[str | None, str | None]:
+    """``parse_date`` on tidied text with no lunar mark left; ``lunar`` admits day 30 of
+    every month, as the lunar calendar has."""
+    folded = folded_key(text.replace("/", " / "))
     m = _ISO.fullmatch(text)
     if m:  # our own output: normalizing twice changes nothing
         day = int(m.group(3)) if m.group(3) else None
-        return _iso(day, int(m.group(2)) if m.group(2) else None, int(m.group(1)))
+        return _iso(day, int(m.group(2)) if m.group(2) else None, int(m.group(1)), lunar)
 
     m = _FULL.search(text)
     if m and not _has_other_digits(text, m.span()):
         year = _full_year(int(m.group(3)), len(m.group(3)), book_year)
-        return _iso(int(m.group(1)), int(m.group(2)), year)
+        return _iso(int(m.group(1)), int(m.group(2)), year, lunar)
 
-    words = _read_words(_date_tokens(folded), book_year)
+    words = _read_words(_date_tokens(folded), book_year, lunar)
     if words is not None:
         value, note = words
         if value is None and note in ("Thiếu năm", "Thiếu tháng"):
@@ -247,10 +252,10 @@ def parse_date(raw: str, book_year: int | None = None) -> tuple[str | None, str 
 
     m = _MONTH_YEAR.search(text)
     if m and not _has_other_digits(text, m.span()):
-        return _iso(None, int(m.group(1)), int(m.group(2)))
+        return _iso(None, int(m.group(1)), int(m.group(2)), lunar)
     m = _YEAR_ONLY.search(text)
     if m and not _has_other_digits(text, m.span()):
-        return _iso(None, None, int(m.group(1)))
+        return _iso(None, None, int(m.group(1)), lunar)
     return None, f"Không đọc được ngày: {text[:40]}"
 
 
@@ -298,6 +303,21 @@ def digit_slip_cost(read: str, written: str) -> float:
     return cost
 
 
+def clear_best(scored: list[tuple[float, object]], limit: float, margin: float = 0.2):
+    """The cheapest reading of ``(cost, reading)`` pairs when it costs at most ``limit`` and
+    beats the runner-up by ``margin``; else None: a slip is a replacement only when clear.
+
+        >>> clear_best([(0.5, "1969"), (9.0, "1968")], 1.0), clear_best([(0.5, "a"), (0.6, "b")], 1.0)
+        ('1969', None)
+    """
+    ranked = sorted(scored, key=lambda pair: pair[0])
+    if not ranked or ranked[0][0] > limit:
+        return None
+    if len(ranked) > 1 and ranked[1][0] - ranked[0][0] < margin:
+        return None
+    return ranked[0][1]
+
+
 def fit_year(iso: str, window: tuple[int, int], confident: bool) -> tuple[str, str | None]:
     """An ISO date whose year lies outside ``window`` moved into it through digit slips.
 
@@ -319,8 +339,7 @@ def fit_year(iso: str, window: tuple[int, int], confident: bool) -> tuple[str, s
     unusual = f"Năm {read} nằm ngoài khoảng thường gặp của sổ ({low}–{high})"
     if confident and not impossible:
         return iso, unusual
-    scored = sorted((digit_slip_cost(read, str(y)), y) for y in range(low, high + 1))
-    best_cost, best = scored[0]
-    if best_cost > 1.2 or (len(scored) > 1 and scored[1][0] - best_cost < 0.2):
+    best = clear_best([(digit_slip_cost(read, str(y)), y) for y in range(low, high + 1)], 1.2)
+    if best is None:
         return iso, unusual
     return f"{best}{iso[4:]}", f"Năm đọc được {read}, sửa thành {best} theo năm của sổ"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from lunar_vn import LunarDate, lunar_to_solar
+from lunar_vn import LunarDate, lunar_to_solar, solar_to_lunar
 
 from pipeline.clean.text import folded_key, name_key
 
@@ -55,16 +55,13 @@ def lunar_to_iso(day: int, month: int, year: int, leap: bool = False) -> str | N
         >>> lunar_to_iso(30, 2, 1985) is None   # that month had 29 days
         True
     """
+    zone = lunar_time_zone(year)
     try:
-        solar: date = lunar_to_solar(LunarDate(day, month, year, leap), lunar_time_zone(year))
-    except (ValueError, KeyError):
+        solar: date = lunar_to_solar(LunarDate(day, month, year, leap), zone)
+    except ValueError:  # no such leap month, or outside the years the algorithm covers
         return None
-    if solar is None or solar.year < 1900:
-        return None
-    # lunar-vn returns a date for a day past the month's end; the round trip tells
-    from lunar_vn import solar_to_lunar
-
-    back = solar_to_lunar(solar, lunar_time_zone(year))
+    # a day past the month's end (30 of a 29-day month) comes back as another lunar day
+    back = solar_to_lunar(solar, zone)
     if (back.day, back.month, back.year, bool(back.leap)) != (day, month, year, leap):
         return None
     return solar.isoformat()

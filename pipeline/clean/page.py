@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date, timedelta
 
-from pipeline.clean.dates import digit_slip_cost
+from pipeline.clean.dates import clear_best, digit_slip_cost
 from pipeline.clean.normalize import normalize_record, resolve_dittos
-from pipeline.clean.rules import apply_findings, check_record
+from pipeline.clean.rules import apply_findings, check_record, full_date
 from pipeline.templates import Template
 from pipeline.types import FieldValue
 
@@ -88,17 +88,8 @@ def check_numbering(rows: list[dict[str, FieldValue]]) -> list[dict[str, FieldVa
             note = f"Số đăng ký đọc được {read}, sửa thành {value} theo thứ tự các dòng"
         else:
             value, note = fv.value, f"Số đăng ký {read} không liền mạch với các dòng bên cạnh"
-        fixed = replace(fv, value=value, status="uncertain",
-                        note="; ".join(n for n in (fv.note, note) if n))
-        out.append({**row, NUMBER_FIELD: fixed})
+        out.append({**row, NUMBER_FIELD: _with_note(fv, value, note)})
     return out
-
-
-def _as_date(iso: str | None) -> date | None:
-    try:
-        return date.fromisoformat(iso) if iso and len(iso) == 10 else None
-    except ValueError:
-        return None
 
 
 def slip_readings(iso: str, low: date, high: date) -> list[tuple[float, str]]:
@@ -121,14 +112,6 @@ def slip_readings(iso: str, low: date, high: date) -> list[tuple[float, str]]:
     return sorted((cost, text) for text, cost in seen.items())
 
 
-def _pick(scored: list[tuple[float, str]]) -> str | None:
-    if not scored or scored[0][0] > MAX_SLIP:
-        return None
-    if len(scored) > 1 and scored[1][0] - scored[0][0] < SLIP_MARGIN:
-        return None
-    return scored[0][1]
-
-
 def _with_note(fv: FieldValue, value: str | None, note: str) -> FieldValue:
     return replace(fv, value=value, status="uncertain",
                    note="; ".join(n for n in (fv.note, note) if n))
@@ -144,8 +127,7 @@ def check_registration_order(rows: list[dict[str, FieldValue]]) -> list[dict[str
     reading of its digits that fits between its neighbours (``2/7``) replaces it, with a note
     and for review. Dates that nothing tells apart (``25/2`` then ``24/2``) all go to review.
     """
-    dates = {i: d for i, row in enumerate(rows)
-             if DATE_FIELD in row and (d := _as_date(row[DATE_FIELD].value)) is not None}
+    dates = {i: d for i, row in enumerate(rows) if (d := full_date(row.get(DATE_FIELD)))}
     if len(dates) < 3:
         return rows
     active = sorted(dates)
@@ -179,7 +161,7 @@ def check_registration_order(rows: list[dict[str, FieldValue]]) -> list[dict[str
         after = next((dates[j] for j in active if j > i), None)
         low = before if before is not None else after - EDGE_SPAN
         high = after if after is not None else before + EDGE_SPAN
-        better = _pick(slip_readings(fv.value, low, high))
+        better = clear_best(slip_readings(fv.value, low, high), MAX_SLIP, SLIP_MARGIN)
         if better:
             note = f"Ngày đăng ký đọc được {fv.value}, sửa thành {better} theo thứ tự các dòng"
         else:
@@ -200,7 +182,7 @@ def fit_birth_to_registration(row: dict[str, FieldValue]) -> dict[str, FieldValu
     the late-registration rule judges the rest.
     """
     born, registered = row.get("birth_date"), row.get(DATE_FIELD)
-    reg = _as_date(registered.value) if registered is not None else None
+    reg = full_date(registered)
     if reg is None or born is None or not born.value or not born.value[:4].isdigit():
         return row
     if born.status != "uncertain":
@@ -212,7 +194,7 @@ def fit_birth_to_registration(row: dict[str, FieldValue]) -> dict[str, FieldValu
         impossible = False
     else:
         return row
-    better = _pick(slip_readings(born.value, reg - BIRTH_SPAN, reg))
+    better = clear_best(slip_readings(born.value, reg - BIRTH_SPAN, reg), MAX_SLIP, SLIP_MARGIN)
     if better is None:
         return row
     why = "sau ngày đăng ký" if impossible else "cách xa ngày đăng ký"

@@ -33,7 +33,7 @@ class Finding:
         return f"[{self.rule}] {self.message}"
 
 
-def _date(fv: FieldValue | None) -> date | None:
+def full_date(fv: FieldValue | None) -> date | None:
     """A full ISO date value, or None (partial dates are not compared)."""
     if fv is None or not fv.value or len(fv.value) != 10:
         return None
@@ -58,7 +58,7 @@ def check_record(fields: dict[str, FieldValue], template: Template,
         [('R01', 'Ngày sinh sau ngày đăng ký'), ('R08', 'Trường bắt buộc bị trống')]
     """
     out: list[Finding] = []
-    born, registered = _date(fields.get("birth_date")), _date(fields.get("registration_date"))
+    born, registered = full_date(fields.get("birth_date")), full_date(fields.get("registration_date"))
     if born and registered and born > registered:
         out.append(Finding("R01", "error", "Ngày sinh sau ngày đăng ký",
                            ("birth_date", "registration_date")))

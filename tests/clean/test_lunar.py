@@ -1,6 +1,6 @@
 """Lunar dates: converted with the calendar the North used that year, and sent to review."""
 
-from datetime import date, timedelta
+from datetime import date
 
 import pytest
 from hypothesis import given, settings
