@@ -7,7 +7,7 @@ score together with what the clean stage knows: whether two independent reads ag
 every word of the value is one the lexicon expects in that field, whether a correction was
 needed. A logistic model over these, fitted by ``bench/calibrate.py`` on the benchmark's tune
 split (never its holdout), turns them into P(right); the accept threshold is the lowest that
-kept auto-accepted fields ≥ 99 % right there. Both live in data/calibration/fields.json with
+kept auto-accepted fields ≥ 99.5 % right there. Both live in data/calibration/fields.json with
 their provenance, so refitting is a data change.
 """
 
