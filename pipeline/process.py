@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from pipeline.clean import record_confidence, record_status
+from pipeline.clean.places import BookPlace
 from pipeline.executor import open_executor
 from pipeline.errors import NotFound
 from pipeline.ocr.archive_xml import ArchivePage, page_xml
@@ -73,7 +74,8 @@ def _tasks(db: Engine, settings: Settings, page_ids: list[int], engine=None) -> 
             except Exception:  # noqa: BLE001 - the worker reports the unreadable page
                 data = b""
             yield PageTask(page_id=page.id, name=name, media_type=source.media_type, data=data,
-                           template=template, book_year=book.year_from, dpi=settings.render_dpi,
+                           template=template, book_year=book.year_from,
+                           book_place=BookPlace(book.commune, book.district, book.province), dpi=settings.render_dpi,
                            max_pixels=settings.max_pixels, engine=engine)
 
 
@@ -139,7 +141,7 @@ def persist_result(db: Engine, result: PageResult, stage_run_id: int | None, dpi
                     record_id=record.id, field=name, version=1, is_current=True, raw=fv.raw,
                     value=fv.value, status=fv.status, confidence=fv.confidence, source=fv.source,
                     box_x0=fbox[0], box_y0=fbox[1], box_x1=fbox[2], box_y1=fbox[3], note=fv.note,
-                    stage_run_id=stage_run_id, reason="ocr",
+                    unit=fv.unit, stage_run_id=stage_run_id, reason="ocr",
                 ))
         page.status, page.stage, page.error = "done", "clean", None
         page.width, page.height = result.width, result.height

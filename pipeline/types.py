@@ -33,6 +33,7 @@ class FieldValue:
     source: FieldSource = "ocr"
     box: Box | None = None
     note: str | None = None  # why it is uncertain, in Vietnamese, for the reviewer
+    unit: str | None = None  # places: the gazetteer unit the text resolved to
 
 
 @dataclass

@@ -12,6 +12,7 @@ import os
 import time
 from dataclasses import dataclass
 
+from pipeline.clean.places import BookPlace
 from pipeline.errors import HotichError
 from pipeline.scans import render_page
 from pipeline.templates import Template
@@ -29,6 +30,7 @@ class PageTask:
     dpi: int
     max_pixels: int
     engine: object | None = None  # an OcrEngine; None = Tesseract. Tests pass a recorded one.
+    book_place: BookPlace | None = None  # the book's commune, district, province: bare names
 
 
 def stage_versions() -> dict[str, str]:
@@ -53,7 +55,8 @@ def process_page(task: PageTask) -> PageResult:
         # A PDF's resolution is the one we rendered at; an image's is guessed by the reader.
         dpi = task.dpi if task.media_type == "application/pdf" else None
         page = read_page(image, task.template, task.engine, dpi=dpi)
-        rows = normalize_page([r.fields for r in page.records], task.template, task.book_year)
+        rows = normalize_page([r.fields for r in page.records], task.template, task.book_year,
+                              task.book_place)
         records = [ExtractedRecord(row=record.row, box=record.box, fields=fields)
                    for record, fields in zip(page.records, rows)]
         return PageResult(page_id=task.page_id, records=records, words=page.words,

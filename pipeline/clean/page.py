@@ -11,6 +11,7 @@ from datetime import date, timedelta
 
 from pipeline.clean.dates import clear_best, digit_slip_cost
 from pipeline.clean.normalize import normalize_record, resolve_dittos
+from pipeline.clean.places import BookPlace, resolve_places
 from pipeline.clean.rules import apply_findings, check_record, full_date
 from pipeline.templates import Template
 from pipeline.types import FieldValue
@@ -25,7 +26,8 @@ BIRTH_SPAN = timedelta(days=366)  # a birth is registered within about a year (l
 
 
 def normalize_page(rows: list[dict[str, FieldValue]], template: Template,
-                   book_year: int | None = None) -> list[dict[str, FieldValue]]:
+                   book_year: int | None = None, book_place: BookPlace | None = None
+                   ) -> list[dict[str, FieldValue]]:
     """Every entry of one page cleaned, in page order (what the OCR worker stores).
 
         >>> from pipeline.templates import load_template
@@ -36,7 +38,8 @@ def normalize_page(rows: list[dict[str, FieldValue]], template: Template,
     """
     if template.layout == "ledger":
         rows = resolve_dittos(rows)
-    records = [normalize_record(fields, template, book_year) for fields in rows]
+    records = [resolve_places(normalize_record(fields, template, book_year), template, book_year,
+                              book_place) for fields in rows]
     records = check_registration_order(records)
     if template.book_type == "birth":
         records = [fit_birth_to_registration(record) for record in records]

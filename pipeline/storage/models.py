@@ -222,6 +222,7 @@ class FieldValue(Base):
     box_x1: Mapped[int | None] = mapped_column(Integer)
     box_y1: Mapped[int | None] = mapped_column(Integer)
     note: Mapped[str | None] = mapped_column(Text)  # why uncertain, for the reviewer
+    unit: Mapped[str | None] = mapped_column(String(64))  # places: gazetteer unit id
     changed_by: Mapped[str | None] = mapped_column(String(64))  # user name; NULL for a stage
     reason: Mapped[str | None] = mapped_column(Text)  # why this version was made
     stage_run_id: Mapped[int | None] = mapped_column(ForeignKey("stage_runs.id"))
