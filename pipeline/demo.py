@@ -17,7 +17,7 @@ from pipeline.evaluate import Accuracy, LinkQuality, score_book, score_links
 from pipeline.export.records import export_records
 from pipeline.ingest import BookInfo, ingest_files
 from pipeline.match.population import import_population
-from pipeline.match.simple import match_books
+from pipeline.match.run import match_books
 from pipeline.process import ProcessSummary, process_books
 from pipeline.settings import Settings
 from pipeline.storage.db import init_db
@@ -82,7 +82,7 @@ def run_demo(db: Engine, settings: Settings, *, workers: int = 2, seed: int = DE
     imported = import_population(db, population)
     outcome.citizens = imported.inserted + imported.updated + imported.unchanged
     say(f"Nhập dữ liệu dân cư: {outcome.citizens} công dân")
-    match_books(db)
+    match_books(db, home=settings.home)
     for position, (code, truth) in enumerate(pairs):
         links = None
         truth_csv = population.parent / "population_truth.csv"

@@ -13,7 +13,7 @@ from pipeline.evaluate import score_book
 from pipeline.export.records import records_frame
 from pipeline.ingest import BookInfo, ingest_files
 from pipeline.match.population import import_population
-from pipeline.match.simple import match_books
+from pipeline.match.run import match_books
 from pipeline.process import page_xml_path, process_books
 from pipeline.samplegen import BookSpec, generate_book, generate_population
 from pipeline.settings import Settings
@@ -58,7 +58,7 @@ def test_chain_on_remote_scheduler(engine, tmp_path, scheduler, sample):
     with session_scope(engine) as session:
         assert session.scalar(select(func.count()).select_from(Page).where(Page.status == "done")) == 1
         runs = {r.stage: r for r in session.scalars(select(StageRun))}
-        assert runs["process"].outcome == "ok" and runs["match"].params["auto_link"] == 0.9
+        assert runs["process"].outcome == "ok" and runs["match"].params["model"]["thresholds"]["auto_probability"] > 0.99
         assert session.scalar(select(func.count()).select_from(Link).where(Link.explanation.is_not(None))) > 0
     # The page's PAGE XML is beside the database, valid, and holds what was stored.
     xml = page_xml_path(settings.home, "SCHED-1", 1)

@@ -1,0 +1,182 @@
+"""Comparison levels of candidate pairs, field by field, each level with a readable label.
+
+Declared as data (STYLE.md, "declared matching"): a comparison is a name, an ordered list of
+levels with Vietnamese labels, and a vectorised function giving every pair its level (-1
+when a side is missing, which then carries no weight). The model learns one m and u
+probability per level; the labels are what a reviewer reads under a link.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+from rapidfuzz.distance import JaroWinkler
+
+MISSING = -1
+SIMILAR = 0.88  # Jaro-Winkler on folded keys: one or two letters off, as OCR leaves them
+
+
+@dataclass(frozen=True)
+class Comparison:
+    name: str
+    levels: tuple[str, ...]  # label of each level, best agreement first
+    function: Callable[[pd.DataFrame, pd.DataFrame], np.ndarray]
+    tf_column: str | None = None  # exact agreement on a rare value says more (term frequency)
+
+
+def _similar(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Jaro-Winkler ≥ SIMILAR, computed once per distinct pair of strings."""
+    frame = pd.DataFrame({"a": a, "b": b})
+    uniq = frame.drop_duplicates()
+    scores = [JaroWinkler.similarity(x, y) >= SIMILAR for x, y in zip(uniq["a"], uniq["b"])]
+    uniq = uniq.assign(s=scores)
+    return frame.merge(uniq, on=["a", "b"], how="left")["s"].to_numpy(bool)
+
+
+def _word(r: pd.DataFrame, c: pd.DataFrame, key: str, folded: str, lost: str) -> np.ndarray:
+    """exact / folded, one side lost its marks / folded, marks differ / similar / different."""
+    a, b = r[key].to_numpy(), c[key].to_numpy()
+    fa, fb = r[folded].to_numpy(), c[folded].to_numpy()
+    either_lost = r[lost].to_numpy(bool) | c[lost].to_numpy(bool)
+    level = np.full(len(a), 4, dtype=np.int8)
+    differ = fa != fb
+    if differ.any():
+        level[differ] = np.where(_similar(fa[differ], fb[differ]), 3, 4)
+    same_fold = ~differ
+    level[same_fold & ~either_lost] = 2
+    level[same_fold & either_lost] = 1
+    level[a == b] = 0
+    level[(fa == "") | (fb == "")] = MISSING
+    return level
+
+
+def compare_given(r, c):
+    return _word(r, c, "n_giv", "n_fgiv", "n_lost")
+
+
+def compare_surname(r, c):
+    return _word(r, c, "n_sur", "n_fsur", "n_lost")
+
+
+def compare_middle(r, c):
+    """same / one side has none (often dropped) / same without marks / different."""
+    a, b = r["n_mid"].to_numpy(), c["n_mid"].to_numpy()
+    fa, fb = r["n_fmid"].to_numpy(), c["n_fmid"].to_numpy()
+    level = np.full(len(a), 3, dtype=np.int8)
+    level[fa == fb] = 2
+    level[a == b] = 0
+    level[(fa == "") ^ (fb == "")] = 1
+    level[(fa == "") & (fb == "")] = MISSING
+    return level
+
+
+def _parent(prefix: str):
+    def compare(r, c):
+        """whole name the same / same without marks / same surname and given name (middle
+        differs or missing) / same surname, given name one or two letters off / different."""
+        part = lambda side, p: side[f"{prefix}_{p}"].to_numpy()  # noqa: E731
+        full_r = r[f"{prefix}_sur"] + " " + r[f"{prefix}_mid"] + " " + r[f"{prefix}_giv"]
+        full_c = c[f"{prefix}_sur"] + " " + c[f"{prefix}_mid"] + " " + c[f"{prefix}_giv"]
+        fold_r = r[f"{prefix}_fsur"] + " " + r[f"{prefix}_fmid"] + " " + r[f"{prefix}_fgiv"]
+        fold_c = c[f"{prefix}_fsur"] + " " + c[f"{prefix}_fmid"] + " " + c[f"{prefix}_fgiv"]
+        same_sur = part(r, "fsur") == part(c, "fsur")
+        fgr, fgc = part(r, "fgiv"), part(c, "fgiv")
+        level = np.full(len(r), 4, dtype=np.int8)
+        near = same_sur & (fgr != fgc)
+        if near.any():
+            level[near] = np.where(_similar(fgr[near], fgc[near]), 3, 4)
+        level[same_sur & (fgr == fgc)] = 2
+        level[fold_r.to_numpy() == fold_c.to_numpy()] = 1
+        level[full_r.to_numpy() == full_c.to_numpy()] = 0
+        level[(fgr == "") | (fgc == "")] = MISSING
+        return level
+    return compare
+
+
+def _one_digit_apart(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Years that differ in exactly one digit (1968/1963: an OCR or copying slip)."""
+    diff = np.zeros(len(a), dtype=np.int8)
+    for power in (1, 10, 100, 1000):
+        diff += ((a // power) % 10 != (b // power) % 10).astype(np.int8)
+    return diff == 1
+
+
+def compare_birth_date(r, c):
+    """exact / day-month swapped / days apart / about a month (lunar) / same month / same
+    year, one side gives only the year / same year, months differ / year one digit off /
+    different."""
+    ry, rm, rd, rdays = (r[f"b_{p}"].to_numpy() for p in ("year", "month", "day", "days"))
+    cy, cm, cd, cdays = (c[f"b_{p}"].to_numpy() for p in ("year", "month", "day", "days"))
+    full = (rdays != 0) & (cdays != 0) & (rd > 0) & (cd > 0)
+    gap = np.abs(rdays - cdays)
+    level = np.full(len(ry), 8, dtype=np.int8)
+    level[_one_digit_apart(ry, cy) & (rm == cm) & (rd == cd) & (rm > 0)] = 7
+    level[ry == cy] = 6
+    level[(ry == cy) & ((rm == 0) | (cm == 0))] = 5
+    level[(ry == cy) & (rm == cm) & (rm > 0)] = 4
+    lunar = full & (gap >= 15) & (gap <= 60)
+    level[lunar] = np.minimum(level[lunar], 3)
+    level[full & (gap > 0) & (gap <= 7)] = 2
+    level[full & (ry == cy) & (rm == cd) & (rd == cm) & (rm != rd)] = 1
+    level[full & (gap == 0)] = 0
+    level[(ry == 0) | (cy == 0)] = MISSING
+    return level
+
+
+def compare_sex(r, c):
+    a, b = r["sex"].to_numpy(), c["sex"].to_numpy()
+    level = np.where(a == b, 0, 1).astype(np.int8)
+    level[(a == "") | (b == "")] = MISSING
+    return level
+
+
+def compare_place(r, c):
+    """same commune today / same district / same province / different."""
+    level = np.full(len(r), 3, dtype=np.int8)
+    rp, cp = r["p_province"].to_numpy(), c["p_province"].to_numpy()
+    rd, cd = r["p_district"].to_numpy(), c["p_district"].to_numpy()
+    rc, cc = r["p_commune"].to_numpy(), c["p_commune"].to_numpy()
+    level[rp == cp] = 2
+    level[(rd == cd) & (rd != "")] = 1
+    shared = np.array([bool(set(x.split("|")) & set(y.split("|"))) if x and y else False
+                       for x, y in zip(rc, cc)], dtype=bool)
+    level[shared] = 0
+    level[(rp == "") | (cp == "")] = MISSING
+    return level
+
+
+COMPARISONS = (
+    Comparison("given_name", ("tên trùng khớp", "tên khớp khi bỏ dấu (một bên mất dấu)",
+                              "tên khác dấu (vd. Hùng/Hưng)", "tên gần giống", "tên khác nhau"),
+               compare_given, tf_column="n_giv"),
+    Comparison("surname", ("họ trùng khớp", "họ khớp khi bỏ dấu (một bên mất dấu)",
+                           "họ khác dấu", "họ gần giống", "họ khác nhau"),
+               compare_surname, tf_column="n_sur"),
+    Comparison("middle_name", ("tên đệm trùng khớp", "một bên không có tên đệm",
+                               "tên đệm khớp khi bỏ dấu", "tên đệm khác nhau"), compare_middle),
+    Comparison("birth_date", ("ngày sinh trùng khớp", "ngày sinh đảo ngày/tháng",
+                              "ngày sinh lệch vài ngày", "ngày sinh lệch khoảng một tháng (âm lịch?)",
+                              "cùng tháng năm sinh", "cùng năm sinh (một bên chỉ ghi năm)",
+                              "cùng năm sinh, khác tháng", "năm sinh lệch một chữ số",
+                              "ngày sinh khác nhau"), compare_birth_date),
+    Comparison("sex", ("giới tính trùng khớp", "giới tính khác nhau"), compare_sex),
+    Comparison("father_name", ("họ tên cha trùng khớp", "họ tên cha khớp khi bỏ dấu",
+                               "họ và tên cha khớp, tên đệm khác", "tên cha gần giống",
+                               "họ tên cha khác nhau"), _parent("f")),
+    Comparison("mother_name", ("họ tên mẹ trùng khớp", "họ tên mẹ khớp khi bỏ dấu",
+                               "họ và tên mẹ khớp, tên đệm khác", "tên mẹ gần giống",
+                               "họ tên mẹ khác nhau"), _parent("m")),
+    Comparison("birth_place", ("cùng xã (theo địa giới hiện nay)", "cùng huyện", "cùng tỉnh",
+                               "nơi sinh khác tỉnh"), compare_place),
+)
+
+
+def comparison_levels(r: pd.DataFrame, c: pd.DataFrame) -> np.ndarray:
+    """A (pairs × comparisons) array of levels; ``r`` and ``c`` are row-aligned pair sides."""
+    out = np.empty((len(r), len(COMPARISONS)), dtype=np.int8)
+    for j, comparison in enumerate(COMPARISONS):
+        out[:, j] = comparison.function(r, c)
+    return out

@@ -1,0 +1,165 @@
+"""Link register records to citizens: keys → blocking → comparisons → weights → decisions.
+
+``link_frames`` works on two DataFrames and knows nothing of the database, so the benchmark
+and the ``hotich match`` command run exactly the same code.
+
+Decisions are made for precision first, since a wrong link attaches a stranger's birth to a
+citizen:
+
+* one-to-one within a run: the strongest pairs are taken first and a citizen taken by one
+  record is not offered to another (twins and namesakes then fall to their own citizen);
+* a record is auto-linked only when its best candidate is far ahead of the next one (a margin
+  in bits) and no comparison that separates siblings says "different": a different birth
+  year (the later sibling given a dead child's name), a different given name (twins), a
+  different sex. Such a pair may still be the person, so it goes to review, never to auto;
+* everything between the review and auto thresholds goes to a reviewer with its candidates.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from pipeline.match.blocking import PASSES, candidate_pairs
+from pipeline.match.compare import COMPARISONS, MISSING, comparison_levels
+from pipeline.match.keys import person_keys
+from pipeline.match.model import (
+    RANDOM_PAIRS,
+    MatchModel,
+    estimate_m,
+    estimate_u,
+    pair_weights,
+    term_frequencies,
+)
+
+ENGINE_VERSION = "fs-1"
+AUTO_PROBABILITY = 0.999
+REVIEW_PROBABILITY = 0.5
+MARGIN_BITS = 6.0  # the best candidate must be 64× likelier than the next one
+CANDIDATES_KEPT = 3
+_INDEX = {c.name: j for j, c in enumerate(COMPARISONS)}
+# (comparison, level) pairs that keep a link out of auto whatever the score says
+VETO = {("birth_date", 8), ("birth_date", 7), ("birth_date", 6), ("given_name", 4),
+        ("given_name", 2), ("sex", 1), ("surname", 4), ("father_name", 4), ("mother_name", 4)}
+
+
+@dataclass
+class LinkResult:
+    links: pd.DataFrame  # record_id, citizen_id, score, probability, status, rank, explanation
+    model: MatchModel
+    counts: dict = field(default_factory=dict)
+
+
+def _random_levels(rk: pd.DataFrame, ck: pd.DataFrame, n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    ri = rng.integers(0, len(rk), n)
+    ci = rng.integers(0, len(ck), n)
+    return comparison_levels(rk.iloc[ri].reset_index(drop=True), ck.iloc[ci].reset_index(drop=True))
+
+
+def _explain(levels: np.ndarray, bits: np.ndarray) -> list[dict]:
+    out = []
+    for j, c in enumerate(COMPARISONS):
+        level = int(levels[j])
+        if level == MISSING:
+            out.append({"comparison": c.name, "level": None, "label": f"thiếu {c.name}", "bits": 0.0})
+        else:
+            out.append({"comparison": c.name, "level": level, "label": c.levels[level],
+                        "bits": round(float(bits[j]), 2)})
+    return out
+
+
+def _vetoed(levels: np.ndarray) -> np.ndarray:
+    veto = np.zeros(len(levels), dtype=bool)
+    for name, level in VETO:
+        veto |= levels[:, _INDEX[name]] == level
+    return veto
+
+
+def link_frames(records: pd.DataFrame, citizens: pd.DataFrame, *, seed: int = 0,
+                model: MatchModel | None = None) -> LinkResult:
+    """Links of every record: ``auto`` (at most one per record), ``needs_review`` candidates.
+
+    ``records`` and ``citizens`` carry the canonical columns (SPEC §4: full_name, sex,
+    birth_date, birth_place, father_name, mother_name; ``record_id`` / ``citizen_id``).
+    A given ``model`` is used as is (re-running with the stored model reproduces links).
+    """
+    records = records.reset_index(drop=True)
+    citizens = citizens.reset_index(drop=True)
+    rk = person_keys(records, population=False)
+    ck = person_keys(citizens, population=True)
+    ri, ci, mask, per_pass = candidate_pairs(rk, ck)
+    r_side = rk.iloc[ri].reset_index(drop=True)
+    c_side = ck.iloc[ci].reset_index(drop=True)
+    levels = comparison_levels(r_side, c_side)
+    if model is None:
+        u = estimate_u(_random_levels(rk, ck, min(RANDOM_PAIRS, len(rk) * len(ck)), seed))
+        m, prior = estimate_m(levels, mask, u)
+        model = MatchModel(m=m, u=u, prior=prior, tf=term_frequencies(ck),
+                           passes=[p.label for p in PASSES],
+                           thresholds={"auto_probability": AUTO_PROBABILITY,
+                                       "review_probability": REVIEW_PROBABILITY,
+                                       "margin_bits": MARGIN_BITS})
+    bits = pair_weights(levels, model, r_side)
+    score = bits.sum(axis=1)
+    # the prior odds of one candidate pair: about one citizen per record among its candidates
+    per_record = np.bincount(ri, minlength=len(records)).astype(float)
+    prior_bits = -np.log2(np.maximum(per_record[ri], 1.0))
+    probability = 1 / (1 + np.exp2(-np.clip(score + prior_bits, -60, 60)))
+    pairs = pd.DataFrame({"r": ri, "c": ci, "score": score, "probability": probability,
+                          "veto": _vetoed(levels)})
+    pairs["pos"] = np.arange(len(pairs))
+    links = _decide(pairs, records, citizens, levels, bits)
+    counts = {"records": len(records), "citizens": len(citizens), "candidate_pairs": len(pairs),
+              "per_pass": per_pass, "auto": int((links["status"] == "auto").sum()) if len(links) else 0,
+              "needs_review": int(links.loc[links["status"] == "needs_review", "record_id"].nunique())
+              if len(links) else 0}
+    return LinkResult(links=links, model=model, counts=counts)
+
+
+def _decide(pairs: pd.DataFrame, records: pd.DataFrame, citizens: pd.DataFrame,
+            levels: np.ndarray, bits: np.ndarray) -> pd.DataFrame:
+    columns = ["record_id", "citizen_id", "score", "probability", "status", "rank", "explanation"]
+    if not len(pairs):
+        return pd.DataFrame(columns=columns)
+    pairs = pairs[pairs["probability"] >= REVIEW_PROBABILITY * 0.2].sort_values(
+        "score", ascending=False, kind="stable")
+    # one-to-one: best pairs first; a citizen given to one record is taken
+    taken_r: set[int] = set()
+    taken_c: set[int] = set()
+    best: dict[int, int] = {}
+    for r, c, pos in zip(pairs["r"].to_numpy(), pairs["c"].to_numpy(), pairs["pos"].to_numpy()):
+        if r in taken_r or c in taken_c:
+            continue
+        taken_r.add(r)
+        taken_c.add(c)
+        best[int(r)] = int(pos)
+    rows = []
+    record_ids, citizen_ids = records["record_id"].to_numpy(), citizens["citizen_id"].to_numpy()
+    by_record = pairs.groupby("r", sort=False)
+    for r, group in by_record:
+        group = group.head(CANDIDATES_KEPT + 1)
+        chosen = best.get(int(r))
+        scores = group["score"].to_numpy()
+        for rank, (pos, c, score, prob, veto) in enumerate(
+                zip(group["pos"], group["c"], scores, group["probability"], group["veto"]), start=1):
+            if rank > CANDIDATES_KEPT:
+                break
+            status = "needs_review"
+            if pos == chosen and rank == 1:
+                runner_up = scores[1] if len(scores) > 1 else -math.inf
+                if prob >= AUTO_PROBABILITY and not veto and score - runner_up >= MARGIN_BITS:
+                    status = "auto"
+            if status == "needs_review" and prob < REVIEW_PROBABILITY:
+                continue
+            rows.append((record_ids[int(r)], citizen_ids[int(c)], round(float(score), 3),
+                         round(float(prob), 5), status, rank, _explain(levels[pos], bits[pos])))
+    out = pd.DataFrame(rows, columns=columns)
+    # a record with an auto link keeps only that one
+    auto = set(out.loc[out["status"] == "auto", "record_id"])
+    out = out[~out["record_id"].isin(auto) | (out["status"] == "auto")].reset_index(drop=True)
+    out["rank"] = out.groupby("record_id", sort=False).cumcount() + 1
+    return out

@@ -1,0 +1,161 @@
+"""Fellegi–Sunter weights learned without labels, guarded against learning "same family".
+
+* u (how often a level occurs between two random people) is counted on random record ×
+  citizen pairs: nearly all are non-matches, so no EM is needed for it.
+* m (how often a level occurs for the same person) is learned by EM with u fixed. EM run on
+  all candidate pairs at once learns the family: siblings agree on surname, middle name,
+  both parents and commune, and then an exact birth date earns almost no weight. So each
+  comparison's m is learned only on pairs of blocking passes that do not force it to agree
+  (the date on pairs found through the whole family in any year, the parents on pairs found
+  through name and year …), as Splink's documentation advises for its own training.
+* Exact agreement on a name is weighted by that name's frequency among citizens (term
+  frequency): agreeing on ``Nguyễn`` says little, on a rare given name much.
+
+Everything learned is plain data (``MatchModel.to_json``) and stored beside each run.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from pipeline.match.blocking import PASSES
+from pipeline.match.compare import COMPARISONS, MISSING
+
+RANDOM_PAIRS = 400_000
+EM_ROUNDS = 25
+FLOOR = 1e-6
+# Starting m: what a careful clerk's register and an honest OCR give for one person.
+START_M = {"default_best": 0.85}
+
+
+@dataclass
+class MatchModel:
+    m: dict[str, list[float]]
+    u: dict[str, list[float]]
+    prior: float  # share of candidate pairs that are matches (λ)
+    tf: dict[str, dict[str, float]] = field(default_factory=dict)  # column → value → share
+    passes: list[str] = field(default_factory=list)
+    thresholds: dict[str, float] = field(default_factory=dict)
+
+    def weights(self) -> dict[str, list[float]]:
+        """log2(m/u) of every level: the bits each agreement adds to a pair."""
+        return {name: [round(math.log2(max(m, FLOOR) / max(u, FLOOR)), 3)
+                       for m, u in zip(self.m[name], self.u[name])] for name in self.m}
+
+    def to_json(self) -> dict:
+        return {
+            "method": "Fellegi–Sunter; u from random pairs, m by EM per comparison on passes "
+                      "that do not force it, term-frequency adjusted names",
+            "comparisons": {c.name: {"levels": list(c.levels), "m": self.m[c.name],
+                                     "u": self.u[c.name], "weight_bits": self.weights()[c.name]}
+                            for c in COMPARISONS},
+            "prior": self.prior, "blocking": self.passes, "thresholds": self.thresholds,
+            "term_frequency_columns": sorted(self.tf),
+        }
+
+
+def _level_shares(levels: np.ndarray, n_levels: int, weights: np.ndarray | None = None) -> list[float]:
+    present = levels != MISSING
+    w = np.ones(len(levels)) if weights is None else weights
+    total = w[present].sum()
+    counts = np.bincount(levels[present].astype(np.int64), weights=w[present], minlength=n_levels)
+    shares = (counts + 0.5) / (total + 0.5 * n_levels) if total > 0 else np.full(n_levels, 1 / n_levels)
+    return [float(x) for x in shares[:n_levels]]
+
+
+def estimate_u(levels_of_random: np.ndarray) -> dict[str, list[float]]:
+    return {c.name: _level_shares(levels_of_random[:, j], len(c.levels))
+            for j, c in enumerate(COMPARISONS)}
+
+
+def _start_m() -> dict[str, list[float]]:
+    out = {}
+    for c in COMPARISONS:
+        n = len(c.levels)
+        rest = (1 - START_M["default_best"]) / (n - 1)
+        out[c.name] = [START_M["default_best"], *[rest] * (n - 1)]
+    return out
+
+
+def _patterns(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct level vectors and their counts: EM over thousands of patterns, not millions."""
+    uniq, counts = np.unique(levels, axis=0, return_counts=True)
+    return uniq, counts.astype(float)
+
+
+def _log_ratio(patterns: np.ndarray, m: dict, u: dict) -> np.ndarray:
+    total = np.zeros(len(patterns))
+    for j, c in enumerate(COMPARISONS):
+        lv = patterns[:, j]
+        present = lv != MISSING
+        mm = np.log(np.maximum(np.asarray(m[c.name])[lv[present]], FLOOR))
+        uu = np.log(np.maximum(np.asarray(u[c.name])[lv[present]], FLOOR))
+        total[present] += mm - uu
+    return total
+
+
+def _em(patterns: np.ndarray, counts: np.ndarray, m: dict, u: dict, prior: float
+        ) -> tuple[dict, float]:
+    m = {k: list(v) for k, v in m.items()}
+    for _ in range(EM_ROUNDS):
+        logit = _log_ratio(patterns, m, u) + math.log(prior / (1 - prior))
+        gamma = 1 / (1 + np.exp(-np.clip(logit, -50, 50)))
+        weights = gamma * counts
+        prior = float(np.clip(weights.sum() / counts.sum(), 1e-4, 0.999))
+        for j, c in enumerate(COMPARISONS):
+            m[c.name] = _level_shares(patterns[:, j], len(c.levels), weights)
+    return m, prior
+
+
+def estimate_m(levels: np.ndarray, pass_mask: np.ndarray, u: dict) -> tuple[dict, float]:
+    """m per comparison from EM on the pairs of passes that leave it free; λ from all pairs."""
+    start = _start_m()
+    patterns, counts = _patterns(levels)
+    _, prior = _em(patterns, counts, start, u, 0.3)
+    m = dict(start)
+    for j, c in enumerate(COMPARISONS):
+        free = 0
+        for bit, bp in enumerate(PASSES):
+            if c.name not in bp.uses:
+                free |= 1 << bit
+        chosen = (pass_mask & free) != 0
+        if chosen.sum() < 50:
+            continue  # too few pairs: keep the starting guess rather than learn noise
+        p, n = _patterns(levels[chosen])
+        learned, _ = _em(p, n, start, u, 0.3)
+        m[c.name] = learned[c.name]
+    return m, prior
+
+
+def term_frequencies(citizen_keys: pd.DataFrame) -> dict[str, dict[str, float]]:
+    out = {}
+    for c in COMPARISONS:
+        if c.tf_column:
+            shares = citizen_keys[c.tf_column].value_counts(normalize=True)
+            out[c.tf_column] = {str(k): float(v) for k, v in shares.items() if k}
+    return out
+
+
+def pair_weights(levels: np.ndarray, model: MatchModel, record_side: pd.DataFrame) -> np.ndarray:
+    """(pairs × comparisons) bits; exact names weighted by how rare the name is."""
+    bits = np.zeros(levels.shape, dtype=np.float64)
+    weights = model.weights()
+    for j, c in enumerate(COMPARISONS):
+        lv = levels[:, j]
+        table = np.asarray(weights[c.name])
+        present = lv != MISSING
+        bits[present, j] = table[lv[present]]
+        if c.tf_column and c.tf_column in model.tf:
+            exact = lv == 0
+            if exact.any():
+                freq = record_side[c.tf_column].to_numpy()[exact]
+                tf = model.tf[c.tf_column]
+                share = np.array([tf.get(v, FLOOR) for v in freq])
+                m0 = max(model.m[c.name][0], FLOOR)
+                # never more than the untouched weight says for a common name, never below 0
+                bits[exact, j] = np.maximum(np.log2(m0 / np.maximum(share, FLOOR)), 0.0)
+    return bits
