@@ -177,31 +177,50 @@ def _run_process(db, settings, **kwargs):
 def population_import(
     file: Path = typer.Argument(..., help="Tệp CSV hoặc XLSX."),
     map_: list[str] = typer.Option([], "--map", help="Ánh xạ tiêu đề: COT=truong (lặp lại được)."),
+    encoding: Optional[str] = typer.Option(
+        None, "--encoding", help="Bảng mã, khi không muốn tự nhận: utf-8, cp1258, tcvn3, vni, viscii."),
 ):
-    """Nhập dữ liệu dân cư (công dân); nhập lại cùng tệp không thay đổi gì."""
+    """Nhập dữ liệu dân cư (công dân); nhập lại cùng tệp không thay đổi gì.
+
+    Bảng mã (UTF-8, TCVN3/ABC, VNI, CP1258, VISCII) được tự nhận ra và chuyển sang Unicode.
+    """
+    from pipeline.errors import BadInput
+    from pipeline.match.encodings import describe
     from pipeline.match.population import import_population, parse_mapping
 
+    if encoding and encoding not in ("utf-8", "utf-8-sig", "cp1258", "tcvn3", "vni", "viscii"):
+        raise BadInput(f"--encoding '{encoding}' không hợp lệ",
+                       hint="dùng một trong utf-8, cp1258, tcvn3, vni, viscii")
     db = _ready_db()
     mapping = parse_mapping(map_)
     with _progress() as progress:
         task = progress.add_task("Nhập dân cư (dòng)", total=None)
-        outcome = import_population(db, file, mapping=mapping, on_chunk=lambda n: progress.advance(task, n))
+        outcome = import_population(db, file, mapping=mapping, encoding=encoding,
+                                    on_chunk=lambda n: progress.advance(task, n))
+    console.print(f"Bảng mã: {describe(outcome.encoding)}")
     for line in outcome.errors[:20]:
         err_console.print(f"[yellow]Bỏ qua[/yellow] {line}")
     if outcome.error_count > 20:
         err_console.print(f"... và {outcome.error_count - 20} dòng lỗi khác")
+    for line in outcome.warnings[:20]:
+        err_console.print(f"[cyan]Cảnh báo[/cyan] {line} (vẫn nhập)")
+    if outcome.warning_count > 20:
+        err_console.print(f"... và {outcome.warning_count - 20} cảnh báo khác")
     console.print(f"{outcome.file}: {outcome.rows} dòng, thêm {outcome.inserted}, cập nhật {outcome.updated}, "
-                  f"không đổi {outcome.unchanged}, bỏ qua {outcome.error_count} dòng lỗi (mã hóa {outcome.encoding}).")
+                  f"không đổi {outcome.unchanged}, bỏ qua {outcome.error_count} dòng lỗi, "
+                  f"{outcome.warning_count} cảnh báo (mã hóa {outcome.encoding}).")
 
 
 @app.command()
 def match(book: Optional[str] = typer.Option(None, "--book", help="Chỉ đối chiếu sổ này.")):
     """Đối chiếu bản ghi khai sinh với dữ liệu dân cư."""
-    from pipeline.match.simple import match_books
+    from pipeline.match.run import match_books
 
-    summary = match_books(_ready_db(), book_code=book)
+    summary = match_books(_ready_db(), book_code=book, home=get_settings().home)
     console.print(f"{summary.records} bản ghi: {summary.auto} liên kết tự động, {summary.review} cần xem xét, "
                   f"{summary.no_match} không tìm thấy; giữ nguyên {summary.kept_decisions} quyết định của người duyệt.")
+    if summary.model_file:
+        console.print(f"Mô hình đối chiếu của lần chạy: {summary.model_file}")
 
 
 @records_app.command("export")

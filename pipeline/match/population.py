@@ -1,25 +1,33 @@
 """Import a population extract (CSV or XLSX) into the citizens table, in bounded memory.
 
-Rows are read in chunks; a bad row is reported with its line number and skipped, good rows are
-kept. Citizens are keyed by ``citizen_id``: importing the same file again changes nothing, and
-a newer extract updates people in place.
+Rows are streamed and written in chunks; the file's encoding (UTF-8 or a legacy Vietnamese
+one, see ``pipeline.match.encodings``) is detected from its first bytes. A bad row — broken
+CSV, unreadable characters, a wrong ``citizen_id``, an id already seen earlier in the file —
+is reported with its line number and skipped; good rows are kept. A ``citizen_id`` whose
+century/sex or year digits disagree with the row is kept with a warning. Citizens are keyed
+by ``citizen_id``: importing the same file again changes nothing, and a newer extract updates
+people in place (only the columns it has).
 """
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
 import re
+from collections import deque
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
-import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 
 from pipeline.clean import folded_key, name_key, parse_date
 from pipeline.clean.fields import normalize_sex
 from pipeline.clean.names import normalize_name
 from pipeline.errors import BadInput, UnreadableFile
+from pipeline.match import encodings
 from pipeline.storage.audit import audit
 from pipeline.storage.db import session_scope
 from pipeline.storage.models import Citizen
@@ -28,6 +36,26 @@ COLUMNS = ["citizen_id", "full_name", "sex", "birth_date", "birth_place", "fathe
 REQUIRED = ["citizen_id", "full_name"]
 CHUNK_ROWS = 20_000
 MAX_REPORTED_ERRORS = 1000
+SAMPLE_BYTES = 256 * 1024  # enough rows to tell encodings apart, read once
+SAMPLE_ROWS = 2000  # XLSX: rows whose text decides whether cells are font-encoded
+MAX_RECORD_LINES = 10  # a quoted CSV field may span lines; more than this is an unclosed quote
+SELECT_BATCH = 900  # ids per IN (...) query: under every SQLite's host-parameter limit
+XLSX_SUFFIXES = (".xlsx", ".xlsm")
+
+# Official province codes (the first three digits of a citizen_id), Nghị định 137/2015/NĐ-CP
+# and Thông tư 59/2021/TT-BCA.
+PROVINCE_CODES = frozenset(
+    "001 002 004 006 008 010 011 012 014 015 017 019 020 022 024 025 026 027 030 031 033 034 "
+    "035 036 037 038 040 042 044 045 046 048 049 051 052 054 056 058 060 062 064 066 067 068 "
+    "070 072 074 075 077 079 080 082 083 084 086 087 089 091 092 093 094 095 096".split()
+)
+
+# Which stored columns each input column feeds: a file without a column leaves it alone.
+_FEEDS = {
+    "full_name": ("full_name", "name_key", "name_folded"), "sex": ("sex",),
+    "birth_date": ("birth_date", "birth_year"), "birth_place": ("birth_place",),
+    "father_name": ("father_name",), "mother_name": ("mother_name",),
+}
 
 
 @dataclass
@@ -37,9 +65,21 @@ class PopulationImport:
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
-    errors: list[str] = field(default_factory=list)  # "<file> dòng N: reason"
+    errors: list[str] = field(default_factory=list)  # "<file> dòng N: reason" — rows skipped
     error_count: int = 0
-    encoding: str = "utf-8"
+    encoding: str = "utf-8"  # see pipeline.match.encodings: "utf-8", "tcvn3", "xlsx:vni", ...
+    warnings: list[str] = field(default_factory=list)  # "<file> dòng N: reason" — rows kept
+    warning_count: int = 0
+
+    def skip(self, line: int, reason: str) -> None:
+        self.error_count += 1
+        if len(self.errors) < MAX_REPORTED_ERRORS:
+            self.errors.append(f"{self.file} dòng {line}: {reason}")
+
+    def warn(self, line: int, reason: str) -> None:
+        self.warning_count += 1
+        if len(self.warnings) < MAX_REPORTED_ERRORS:
+            self.warnings.append(f"{self.file} dòng {line}: {reason}")
 
 
 def parse_mapping(pairs: list[str]) -> dict[str, str]:
@@ -53,115 +93,333 @@ def parse_mapping(pairs: list[str]) -> dict[str, str]:
     return mapping
 
 
-def _detect_encoding(path: Path) -> str:
-    head = path.read_bytes()[: 1 << 20]
-    if head.startswith(b"\xef\xbb\xbf"):
-        return "utf-8-sig"
+# --- reading ----------------------------------------------------------------------------------
+
+Record = tuple[int, "list[object] | str"]  # (line, cells) or (line, why the line is broken)
+
+
+def _detect_csv_encoding(path: Path) -> str:
+    """Encoding name of a CSV file, or a one-line error naming the file."""
+    with path.open("rb") as fh:
+        sample = fh.read(SAMPLE_BYTES + 1)
+    final = len(sample) <= SAMPLE_BYTES
     try:
-        head.decode("utf-8")
-        return "utf-8"
-    except UnicodeDecodeError as exc:
-        if exc.start > len(head) - 4:  # a character cut by our 1 MiB window
-            return "utf-8"
+        return encodings.detect(sample[:SAMPLE_BYTES], final=final).name
+    except encodings.UnknownEncoding:
         raise UnreadableFile(
-            f"{path.name}: không phải UTF-8 (byte lạ ở vị trí {exc.start})",
-            hint="lưu lại tệp dưới dạng CSV UTF-8",
+            f"{path.name}: không nhận ra bảng mã (đã thử UTF-8, TCVN3, VNI, CP1258, VISCII)",
+            hint="lưu lại tệp dưới dạng CSV UTF-8, hoặc chỉ rõ bằng --encoding",
         ) from None
 
 
-def _chunks(path: Path, encoding: str) -> Iterator[pd.DataFrame]:
-    suffix = path.suffix.lower()
-    if suffix in (".xlsx", ".xlsm"):
-        try:
-            frame = pd.read_excel(path, dtype=str, keep_default_na=False)
-        except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for a bad file
-            raise UnreadableFile(f"{path.name}: tệp Excel hỏng, không đọc được") from exc
-        for start in range(0, len(frame), CHUNK_ROWS):
-            yield frame.iloc[start:start + CHUNK_ROWS]
-        return
+def _split_csv(text: str, delimiter: str) -> list[str] | None:
+    """Fields of one record, or None while a quoted field is still open."""
     try:
-        yield from pd.read_csv(path, dtype=str, keep_default_na=False, chunksize=CHUNK_ROWS,
-                               encoding=encoding)
-    except pd.errors.ParserError as exc:
-        raise UnreadableFile(f"{path.name}: CSV hỏng ({str(exc).splitlines()[0]})") from None
+        return next(csv.reader([text], delimiter=delimiter, strict=True), [])
+    except csv.Error as exc:
+        if "unexpected end of data" in str(exc):
+            return None
+        return next(csv.reader([text], delimiter=delimiter), [])  # a stray quote: keep as text
 
 
-def _clean_row(row: dict[str, str]) -> tuple[dict[str, object] | None, str | None]:
-    citizen_id = re.sub(r"\s", "", row.get("citizen_id", ""))
+def _csv_records(lines: Iterable[str], delimiter: str) -> Iterator[Record]:
+    """Records of a CSV text, each with the line it starts on; never reads past a bad quote.
+
+    The csv module would let one unclosed quote swallow the rest of the file into a single
+    field. Here a record may span at most ``MAX_RECORD_LINES`` lines; past that its first line
+    is reported broken and the lines after it are read again as records of their own.
+    """
+    numbered = enumerate(lines, 1)
+    pending: deque[tuple[int, str]] = deque()
+    while (item := pending.popleft() if pending else next(numbered, None)) is not None:
+        line, text = item[0], item[1].rstrip("\r\n")
+        if not text.strip():
+            continue
+        if '"' not in text:
+            yield line, text.split(delimiter)
+            continue
+        taken: list[tuple[int, str]] = []
+        while (fields := _split_csv(text, delimiter)) is None:
+            more = pending.popleft() if pending else next(numbered, None)
+            if more is None or len(taken) + 1 >= MAX_RECORD_LINES:
+                if more is not None:
+                    taken.append(more)
+                yield line, "dấu ngoặc kép (\") không được đóng"
+                pending.extendleft(reversed(taken))
+                break
+            taken.append(more)
+            text += "\n" + more[1].rstrip("\r\n")
+        else:
+            yield line, fields
+
+
+def _delimiter(header: str) -> str:
+    """``,`` unless the header has more ``;`` or tabs (Excel in a Vietnamese locale writes ``;``)."""
+    return max((",", ";", "\t"), key=header.count)
+
+
+def _read_csv(path: Path, encoding: str) -> Iterator[Record]:
+    with path.open(encoding=encodings.codec(encoding), errors="replace", newline="") as fh:
+        first = fh.readline()
+        delimiter = _delimiter(first)
+        yield from _csv_records(_chain([first], fh), delimiter)
+
+
+def _chain(head: list[str], rest: Iterable[str]) -> Iterator[str]:
+    yield from head
+    yield from rest
+
+
+def _read_xlsx(path: Path) -> Iterator[Record]:
+    """Rows of the first sheet, streamed (openpyxl read-only mode keeps memory flat)."""
+    import openpyxl
+
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for a bad file
+        raise UnreadableFile(f"{path.name}: tệp Excel hỏng, không đọc được") from exc
+    try:
+        for line, row in enumerate(book.worksheets[0].iter_rows(values_only=True), 1):
+            if any(v not in (None, "") for v in row):
+                yield line, list(row)
+    finally:
+        book.close()
+
+
+def _xlsx_encoding(sample: list[Record]) -> str:
+    """``xlsx`` or ``xlsx:<repair>`` when the cells hold font-encoded text (.VnTime, VNI)."""
+    text = "\n".join(str(v) for _, cells in sample if isinstance(cells, list) for v in cells if isinstance(v, str))
+    return encodings.detect_repair(text, "xlsx").name
+
+
+def _open(path: Path, encoding: str | None) -> tuple[str, Iterator[Record]]:
+    """The encoding name and the records of a population file."""
+    if path.suffix.lower() in XLSX_SUFFIXES:
+        records = _read_xlsx(path)
+        sample = [r for _, r in zip(range(SAMPLE_ROWS), records)]
+        if encoding:  # cells are Unicode already: only a font encoding can be forced
+            name = f"xlsx:{encoding}" if encoding in encodings.REPAIRS else "xlsx"
+        else:
+            name = _xlsx_encoding(sample)
+        return name, _chain(sample, records)
+    name = encoding or _detect_csv_encoding(path)
+    return name, _read_csv(path, name)
+
+
+def _cell_text(value: object) -> str:
+    """A cell as text: Excel numbers without ``.0``, dates as ISO."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+# --- checking ---------------------------------------------------------------------------------
+
+def _columns(header: list[object], mapping: dict[str, str], path: Path) -> list[str | None]:
+    """Canonical field of each column (None: ignored); refuses a header without the required ones."""
+    names = [mapping.get(_cell_text(h).strip().lstrip("\ufeff"), _cell_text(h).strip().lstrip("\ufeff"))
+             for h in header]
+    missing = [c for c in REQUIRED if c not in names]
+    if missing:
+        raise BadInput(f"{path.name}: thiếu cột {', '.join(missing)} (dòng tiêu đề)",
+                       hint="dùng --map TEN_COT=truong để ánh xạ tiêu đề; chưa nhập dòng nào")
+    seen: set[str] = set()
+    out: list[str | None] = []
+    for name in names:
+        out.append(name if name in COLUMNS and name not in seen else None)
+        seen.add(name)
+    return out
+
+
+def _citizen_id(value: object) -> str:
+    """Digits of an id; an Excel number lost the leading zeros every province code has."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return _cell_text(value).zfill(12)
+    return re.sub(r"[\s.\-]", "", str(value or ""))
+
+
+def check_citizen_id(citizen_id: str, sex: str | None, birth_year: int | None) -> list[str]:
+    """Warnings for a 12-digit id that disagrees with itself or the row (Thông tư 59/2021/TT-BCA).
+
+    Digits 1-3 are the province of birth registration, digit 4 the century and sex (0/1: 1900s
+    male/female, 2/3: 2000s, 4/5: 2100s … 8/9: 2300s), digits 5-6 the year of birth within the
+    century. The id is the state's, so a disagreement is reported, not corrected.
+
+    >>> check_citizen_id("040078001234", "M", 1978), check_citizen_id("040178001234", "M", 1979)
+    ([], ['số định danh ghi giới tính nữ, cột giới tính ghi nam', 'năm sinh trong số định danh khác ngày sinh'])
+    """
+    warnings = []
+    if citizen_id[:3] not in PROVINCE_CODES:
+        warnings.append("3 chữ số đầu của số định danh không phải mã tỉnh")
+    century_sex = int(citizen_id[3])
+    id_sex = "F" if century_sex % 2 else "M"
+    if sex and sex != id_sex:
+        warnings.append("số định danh ghi giới tính " + ("nữ, cột giới tính ghi nam" if id_sex == "F"
+                                                           else "nam, cột giới tính ghi nữ"))
+    id_year = 1900 + 100 * (century_sex // 2) + int(citizen_id[4:6])
+    if birth_year is not None and birth_year != id_year:
+        warnings.append("năm sinh trong số định danh khác ngày sinh")
+    elif birth_year is None and id_year > dt.date.today().year:
+        warnings.append("năm sinh trong số định danh ở tương lai")
+    return warnings
+
+
+# Names, dates and sexes repeat a lot across a million citizens; cleaning each distinct value
+# once makes the import several times faster. The caches are bounded, so memory stays flat.
+@lru_cache(maxsize=1 << 16)
+def _name(raw: str) -> tuple[str | None, str | None, str | None]:
+    """(stored name, comparison key, folded key)."""
+    name = normalize_name(raw)[0]
+    return (name, name_key(name), folded_key(name)) if name else (None, None, None)
+
+
+_ISO_DATE = re.compile(r"\d{4}(?:-\d{2}-\d{2})?")
+
+
+@lru_cache(maxsize=1 << 16)
+def _date(raw: str) -> str | None:
+    """ISO date (partial allowed); extracts are mostly ISO already, checked without parse_date."""
+    raw = raw.strip()
+    if _ISO_DATE.fullmatch(raw):
+        try:
+            return dt.date.fromisoformat(raw).isoformat() if len(raw) == 10 else raw
+        except ValueError:
+            return None
+    return parse_date(raw)[0] if raw else None
+
+
+@lru_cache(maxsize=256)
+def _sex(raw: str) -> str | None:
+    return normalize_sex(raw)[0] if raw else None
+
+
+def _clean_row(row: dict[str, object]) -> tuple[dict[str, object] | None, str | None, list[str]]:
+    """(stored values, None, warnings) for a good row, (None, reason, []) for a bad one."""
+    citizen_id = _citizen_id(row.get("citizen_id"))
     if not re.fullmatch(r"\d{12}", citizen_id):
-        return None, "số định danh không phải 12 chữ số"
-    name, _note = normalize_name(row.get("full_name", ""))
+        return None, "số định danh không phải 12 chữ số", []
+    text = {k: _cell_text(v) for k, v in row.items() if k != "citizen_id"}
+    if any("\ufffd" in v for v in text.values()):
+        return None, "có ký tự không đọc được (sai bảng mã?)", []
+    name, key, folded = _name(text.get("full_name", ""))
     if not name:
-        return None, "thiếu họ tên"
-    birth_date, _ = parse_date(row.get("birth_date", "")) if row.get("birth_date") else (None, None)
-    sex = normalize_sex(row.get("sex", ""))[0] if row.get("sex") else None
-    father = normalize_name(row.get("father_name", ""))[0]
-    mother = normalize_name(row.get("mother_name", ""))[0]
+        return None, "thiếu họ tên", []
+    birth_date = _date(text.get("birth_date", ""))
+    sex = _sex(text.get("sex", ""))
+    birth_year = int(birth_date[:4]) if birth_date else None
     return {
-        "citizen_id": citizen_id, "full_name": name, "name_key": name_key(name),
-        "name_folded": folded_key(name), "sex": sex, "birth_date": birth_date,
-        "birth_year": int(birth_date[:4]) if birth_date else None,
-        "birth_place": (row.get("birth_place") or "").strip() or None,
-        "father_name": father, "mother_name": mother,
-    }, None
+        "citizen_id": citizen_id, "full_name": name, "name_key": key, "name_folded": folded,
+        "sex": sex, "birth_date": birth_date, "birth_year": birth_year,
+        "birth_place": (text.get("birth_place") or "").strip() or None,
+        "father_name": _name(text.get("father_name", ""))[0],
+        "mother_name": _name(text.get("mother_name", ""))[0],
+    }, None, check_citizen_id(citizen_id, sex, birth_year)
 
+
+# --- the stage --------------------------------------------------------------------------------
 
 def import_population(
     db: Engine, path: Path, *, mapping: dict[str, str] | None = None,
-    on_chunk: Callable[[int], None] | None = None,
+    on_chunk: Callable[[int], None] | None = None, encoding: str | None = None,
 ) -> PopulationImport:
-    """Import citizens; returns counts and the bad rows (file and line) that were skipped."""
+    """Import citizens; returns counts, the skipped rows and the warnings, each with its line.
+
+    ``encoding`` overrides detection (any name ``pipeline.match.encodings`` knows).
+
+    >>> outcome = import_population(engine, Path("dan_cu.csv"), mapping={"CCCD": "citizen_id"})
+    >>> outcome.inserted, outcome.encoding, outcome.errors[:1]
+    (998, 'tcvn3', ['dan_cu.csv dòng 7: số định danh không phải 12 chữ số'])
+    """
+    path = Path(path)
     if not path.is_file():
         raise UnreadableFile(f"{path}: không tìm thấy tệp")
-    encoding = _detect_encoding(path) if path.suffix.lower() not in (".xlsx", ".xlsm") else "xlsx"
-    outcome = PopulationImport(file=path.name, encoding=encoding)
-    mapping = mapping or {}
-    line = 1  # the header line
-    for chunk in _chunks(path, encoding):
-        chunk = chunk.rename(columns={k: v for k, v in mapping.items()})
-        chunk.columns = [str(c).strip() for c in chunk.columns]
-        missing = [c for c in REQUIRED if c not in chunk.columns]
-        if missing:
-            raise BadInput(f"{path.name}: thiếu cột {', '.join(missing)}",
-                           hint="dùng --map TEN_COT=truong để ánh xạ tiêu đề")
-        good: dict[str, dict] = {}
-        for row in chunk.to_dict("records"):
-            line += 1
-            clean, error = _clean_row({k: str(v) for k, v in row.items() if k in COLUMNS})
-            if error:
-                outcome.error_count += 1
-                if len(outcome.errors) < MAX_REPORTED_ERRORS:
-                    outcome.errors.append(f"{path.name} dòng {line}: {error}")
-                continue
-            good[clean["citizen_id"]] = clean
-        outcome.rows += len(chunk)
-        _upsert(db, good, path.name, outcome)
-        if on_chunk:
-            on_chunk(len(chunk))
+    name, records = _open(path, encoding)
+    outcome = PopulationImport(file=path.name, encoding=name)
+    header = next(records, None)
+    if header is None or isinstance(header[1], str):
+        raise BadInput(f"{path.name}: không có dòng tiêu đề", hint="dòng đầu phải là tên các cột")
+    fix = encodings.text_fixer(name)
+    columns = _columns([fix(h) if isinstance(h, str) else h for h in header[1]], mapping or {}, path)
+    fields = [f for c in columns if c for f in _FEEDS.get(c, ())]
+    pad = path.suffix.lower() in XLSX_SUFFIXES  # Excel drops empty cells at a row's end
+    first_line: dict[int, int] = {}  # citizen_id → line of its first occurrence in this file
+    chunk: dict[str, dict] = {}
+    reported = 0
+    for line, cells in records:
+        outcome.rows += 1
+        if pad and isinstance(cells, list):
+            cells = cells + [None] * (len(columns) - len(cells))
+        clean = _row(line, cells, columns, fix, outcome)
+        if clean is None:
+            continue
+        first = first_line.setdefault(int(clean["citizen_id"]), line)
+        if first != line:
+            outcome.skip(line, f"số định danh trùng với dòng {first}, giữ dòng {first}")
+            continue
+        chunk[clean["citizen_id"]] = clean
+        if len(chunk) >= CHUNK_ROWS:
+            _upsert(db, chunk, fields, path.name, outcome)
+            chunk.clear()
+            if on_chunk:
+                on_chunk(outcome.rows - reported)
+                reported = outcome.rows
+    if chunk:
+        _upsert(db, chunk, fields, path.name, outcome)
+    if on_chunk:
+        on_chunk(outcome.rows - reported)
     with session_scope(db) as session:
         audit(session, "system:population", "population.import", "file", path.name,
               rows=outcome.rows, inserted=outcome.inserted, updated=outcome.updated,
-              errors=outcome.error_count)
+              errors=outcome.error_count, warnings=outcome.warning_count, encoding=name)
     return outcome
 
 
-def _upsert(db: Engine, rows: dict[str, dict], source: str, outcome: PopulationImport) -> None:
-    fields = [c for c in next(iter(rows.values()), {}) if c != "citizen_id"]
+def _row(line: int, cells: list[object] | str, columns: list[str | None],
+         fix: Callable[[str], str], outcome: PopulationImport) -> dict[str, object] | None:
+    """A checked row ready to store, or None after reporting why it was skipped."""
+    if isinstance(cells, str):
+        outcome.skip(line, cells)
+        return None
+    extra = cells[len(columns):]
+    if len(cells) < len(columns) or any(_cell_text(v).strip() for v in extra):
+        outcome.skip(line, f"có {len(cells)} trường, dòng tiêu đề có {len(columns)} cột")
+        return None
+    row = {c: (fix(v) if isinstance(v, str) else v) for c, v in zip(columns, cells) if c}
+    clean, error, warnings = _clean_row(row)
+    if error:
+        outcome.skip(line, error)
+        return None
+    for warning in warnings:
+        outcome.warn(line, warning)
+    return clean
+
+
+def _upsert(db: Engine, rows: dict[str, dict], fields: list[str], source: str,
+            outcome: PopulationImport) -> None:
+    """Insert new citizens, update changed ones (only ``fields``), count the unchanged."""
+    new, changed = [], []
     with session_scope(db) as session:
-        existing = {
-            c.citizen_id: c for c in session.scalars(
-                select(Citizen).where(Citizen.citizen_id.in_(list(rows)))
-            )
-        } if rows else {}
-        for citizen_id, row in rows.items():
-            current = existing.get(citizen_id)
-            if current is None:
-                session.add(Citizen(**row, source_file=source))
-                outcome.inserted += 1
-            elif any(getattr(current, f) != row[f] for f in fields):
-                for f in fields:
-                    setattr(current, f, row[f])
-                current.source_file = source
-                outcome.updated += 1
-            else:
-                outcome.unchanged += 1
+        ids = list(rows)
+        for start in range(0, len(ids), SELECT_BATCH):
+            batch = ids[start:start + SELECT_BATCH]
+            query = select(Citizen.id, Citizen.citizen_id, *[getattr(Citizen, f) for f in fields])
+            for current in session.execute(query.where(Citizen.citizen_id.in_(batch))):
+                row = rows[current.citizen_id]
+                row["_pk"] = current.id
+                if any(getattr(current, f) != row[f] for f in fields):
+                    changed.append({"id": current.id, "source_file": source, **{f: row[f] for f in fields}})
+                else:
+                    outcome.unchanged += 1
+        new = [{**row, "source_file": source} for row in rows.values() if "_pk" not in row]
+        if new:
+            session.execute(insert(Citizen), new)
+        if changed:
+            session.execute(update(Citizen), changed)
+    outcome.inserted += len(new)
+    outcome.updated += len(changed)
