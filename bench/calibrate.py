@@ -6,7 +6,7 @@ Runs the pipeline (read_page → normalize_page) on the tune half of bench/ocr.p
 set (all layouts, degradations and faces), pairs every field that got a value with its truth,
 and fits P(right) = logistic(features of pipeline.clean.calibrate) by Newton's method with a
 little L2. The accept threshold is the lowest probability at which auto-accepted fields are
-still ≥ 99.5 % right on this split. ``--write`` stores the model in data/calibration/fields.json;
+still ≥ 99.7 % right on this split (``--target``), to keep ≥ 99.5 % on data it never saw. ``--write`` stores the model in data/calibration/fields.json;
 bench/ocr.py then reports how it routes the holdout split, which this script never sees.
 """
 
@@ -32,7 +32,10 @@ import numpy as np  # noqa: E402
 from ocr import CASES, DEGRADATIONS, FACES, TEMPLATES, _load_rgb, build_set  # noqa: E402
 from pipeline.clean.calibrate import CALIBRATION_FILE, FEATURES, field_features  # noqa: E402
 
-TARGET_PRECISION = 0.995  # issue 4: fields accepted without review must be ≥ 99.5 % right
+# Issue 4: fields accepted without review must be ≥ 99.5 % right. The threshold is fitted a
+# little above that bar: the tune split is small, and one fitted exactly at 99.5 % on it
+# measured 99.3 % on the full set.
+FIT_PRECISION = 0.997
 
 
 def _norm(v):
@@ -74,12 +77,13 @@ def fit(x: np.ndarray, y: np.ndarray, l2: float = 1e-2, steps: int = 50) -> np.n
     return w
 
 
-def choose_threshold(p: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
+def choose_threshold(p: np.ndarray, y: np.ndarray, target: float = FIT_PRECISION
+                     ) -> tuple[float, float, float]:
     """Lowest threshold with precision ≥ target; returns (threshold, precision, share)."""
     order = np.argsort(-p)
     right = np.cumsum(y[order])
     precision = right / np.arange(1, len(y) + 1)
-    ok = np.nonzero(precision >= TARGET_PRECISION)[0]
+    ok = np.nonzero(precision >= target)[0]
     if len(ok) == 0:
         return 1.0, float("nan"), 0.0
     # The longest prefix that keeps the target (precision may dip and recover).
@@ -94,6 +98,8 @@ def main(argv=None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--dump", help="also save the samples (features, right) to this .npz file")
     ap.add_argument("--write", action="store_true", help=f"store the model in {CALIBRATION_FILE}")
+    ap.add_argument("--target", type=float, default=FIT_PRECISION,
+                    help="precision the accept threshold is fitted for on the tune split")
     args = ap.parse_args(argv)
     opts = SimpleNamespace(split="tune", pages_per_case=args.pages_per_case, seed=args.seed,
                            layouts=TEMPLATES, degradations=DEGRADATIONS, faces=FACES)
@@ -113,7 +119,7 @@ def main(argv=None) -> int:
         np.savez(args.dump, x=x, y=y, features=np.array(FEATURES))
     w = fit(x, y)
     p = 1 / (1 + np.exp(-(np.hstack([x, np.ones((len(x), 1))]) @ w)))
-    threshold, precision, share = choose_threshold(p, y)
+    threshold, precision, share = choose_threshold(p, y, args.target)
     raw_accept = x[:, 0] >= 0.80
     print(f"calibration on the tune split: {len(jobs)} pages, {len(y)} fields with a value, "
           f"{y.mean():.1%} right\n")

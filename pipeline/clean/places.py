@@ -102,9 +102,8 @@ def _type_word_at(words: list[str], i: int, at_start: bool, gaz: Gazetteer
         hit = _TYPE_WORDS.get(key)
         if hit is None and phrase.isupper() and key.rstrip(".") in ("tp", "tx", "tt", "t", "h", "x", "p", "q"):
             hit = _TYPE_WORDS.get(key.rstrip(".") + ".") or _TYPE_WORDS.get(key.rstrip("."))
-        if hit is None and at_start:
-            hit = _FOLDED_TYPE_WORDS.get(folded_key(phrase)) if phrase == folded_key(phrase) or \
-                phrase.lower() == folded_key(phrase) else None
+        if hit is None and at_start and phrase.lower() == folded_key(phrase):  # marks lost
+            hit = _FOLDED_TYPE_WORDS.get(folded_key(phrase))
         if hit is None:
             continue
         # "Nghệ Tỉnh" misread, "Hà Tĩnh": the word closes a name rather than opening one.

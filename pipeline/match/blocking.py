@@ -19,19 +19,24 @@ class BlockingPass:
     label: str  # readable, stored with the model
     columns: tuple[str, ...]
     uses: frozenset[str]  # comparisons whose agreement the pass forces (not trained on it)
+    # A pass keyed on the family (parents) finds siblings by design: its pairs would teach EM
+    # that a different given name is common for one person, so no m is learned from them.
+    train: bool = True
 
 
 PASSES = (
-    BlockingPass("năm sinh + giới tính + họ + tên (bỏ dấu)", ("b_year", "sex", "n_fsur", "n_fgiv"),
-                 frozenset({"birth_date", "sex", "surname", "given_name"})),
+    BlockingPass("năm sinh + họ + tên (bỏ dấu)", ("b_year", "n_fsur", "n_fgiv"),
+                 frozenset({"birth_date", "surname", "given_name"})),
     BlockingPass("năm sinh + tên + tên mẹ (bỏ dấu)", ("b_year", "n_fgiv", "m_fgiv"),
                  frozenset({"birth_date", "given_name", "mother_name"})),
     BlockingPass("năm sinh + họ + tên cha + tên mẹ (bỏ dấu)", ("b_year", "n_fsur", "f_fgiv", "m_fgiv"),
-                 frozenset({"birth_date", "surname", "father_name", "mother_name"})),
+                 frozenset({"birth_date", "surname", "father_name", "mother_name"}), train=False),
     BlockingPass("họ + tên + tên cha + tên mẹ, mọi năm sinh", ("n_fsur", "n_fgiv", "f_fgiv", "m_fgiv"),
                  frozenset({"surname", "given_name", "father_name", "mother_name"})),
     BlockingPass("ngày sinh đủ + tên (bỏ dấu)", ("b_days", "n_fgiv"),
                  frozenset({"birth_date", "given_name"})),
+    BlockingPass("ngày sinh đủ + họ (bỏ dấu)", ("b_days", "n_fsur"),
+                 frozenset({"birth_date", "surname"})),
     BlockingPass("năm sinh ±1 + họ + tên + tên mẹ (bỏ dấu)", ("b_year_near", "n_fsur", "n_fgiv", "m_fgiv"),
                  frozenset({"birth_date", "surname", "given_name", "mother_name"})),
 )
@@ -39,10 +44,10 @@ MAX_BLOCK_PAIRS = 2_000_000  # a pass that would explode (a key of blanks) is cu
 
 
 def _usable(keys: pd.DataFrame, columns: tuple[str, ...]) -> pd.Series:
+    """Rows that have every key of the pass: a text code is -1 when blank, a date part 0."""
     ok = pd.Series(True, index=keys.index)
     for col in columns:
-        values = keys[col]
-        ok &= (values != "") & (values != 0) if values.dtype != object else values.ne("")
+        ok &= keys[col].ne(0) if col.startswith("b_") else keys[col].ne(-1)
     return ok
 
 

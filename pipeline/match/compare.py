@@ -23,75 +23,75 @@ SIMILAR = 0.88  # Jaro-Winkler on folded keys: one or two letters off, as OCR le
 class Comparison:
     name: str
     levels: tuple[str, ...]  # label of each level, best agreement first
-    function: Callable[[pd.DataFrame, pd.DataFrame], np.ndarray]
+    function: Callable[[pd.DataFrame, pd.DataFrame, dict], np.ndarray]
     tf_column: str | None = None  # exact agreement on a rare value says more (term frequency)
 
 
-def _similar(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Jaro-Winkler ≥ SIMILAR, computed once per distinct pair of strings."""
-    frame = pd.DataFrame({"a": a, "b": b})
-    uniq = frame.drop_duplicates()
-    scores = [JaroWinkler.similarity(x, y) >= SIMILAR for x, y in zip(uniq["a"], uniq["b"])]
-    uniq = uniq.assign(s=scores)
-    return frame.merge(uniq, on=["a", "b"], how="left")["s"].to_numpy(bool)
+def _similar(a: np.ndarray, b: np.ndarray, vocab: np.ndarray) -> np.ndarray:
+    """Jaro-Winkler ≥ SIMILAR of two code arrays, computed once per distinct pair of codes."""
+    if not len(a):
+        return np.zeros(0, dtype=bool)
+    pair = a.astype(np.int64) * (len(vocab) + 1) + b.astype(np.int64)
+    uniq, inverse = np.unique(pair, return_inverse=True)
+    ua, ub = uniq // (len(vocab) + 1), uniq % (len(vocab) + 1)
+    scores = np.fromiter((JaroWinkler.similarity(vocab[x], vocab[y]) >= SIMILAR
+                          for x, y in zip(ua, ub)), dtype=bool, count=len(uniq))
+    return scores[inverse.ravel()]
 
 
-def _word(r: pd.DataFrame, c: pd.DataFrame, key: str, folded: str, lost: str) -> np.ndarray:
+def _word(r: pd.DataFrame, c: pd.DataFrame, key: str, folded: str, lost: str, vocab: dict
+          ) -> np.ndarray:
     """exact / folded, one side lost its marks / folded, marks differ / similar / different."""
     a, b = r[key].to_numpy(), c[key].to_numpy()
     fa, fb = r[folded].to_numpy(), c[folded].to_numpy()
     either_lost = r[lost].to_numpy(bool) | c[lost].to_numpy(bool)
     level = np.full(len(a), 4, dtype=np.int8)
-    differ = fa != fb
+    differ = (fa != fb) & (fa >= 0) & (fb >= 0)
     if differ.any():
-        level[differ] = np.where(_similar(fa[differ], fb[differ]), 3, 4)
-    same_fold = ~differ
+        level[differ] = np.where(_similar(fa[differ], fb[differ], vocab[folded]), 3, 4)
+    same_fold = fa == fb
     level[same_fold & ~either_lost] = 2
     level[same_fold & either_lost] = 1
     level[a == b] = 0
-    level[(fa == "") | (fb == "")] = MISSING
+    level[(fa < 0) | (fb < 0)] = MISSING
     return level
 
 
-def compare_given(r, c):
-    return _word(r, c, "n_giv", "n_fgiv", "n_lost")
+def compare_given(r, c, vocab):
+    return _word(r, c, "n_giv", "n_fgiv", "n_lost", vocab)
 
 
-def compare_surname(r, c):
-    return _word(r, c, "n_sur", "n_fsur", "n_lost")
+def compare_surname(r, c, vocab):
+    return _word(r, c, "n_sur", "n_fsur", "n_lost", vocab)
 
 
-def compare_middle(r, c):
+def compare_middle(r, c, vocab):
     """same / one side has none (often dropped) / same without marks / different."""
     a, b = r["n_mid"].to_numpy(), c["n_mid"].to_numpy()
     fa, fb = r["n_fmid"].to_numpy(), c["n_fmid"].to_numpy()
     level = np.full(len(a), 3, dtype=np.int8)
     level[fa == fb] = 2
     level[a == b] = 0
-    level[(fa == "") ^ (fb == "")] = 1
-    level[(fa == "") & (fb == "")] = MISSING
+    level[(fa < 0) ^ (fb < 0)] = 1
+    level[(fa < 0) & (fb < 0)] = MISSING
     return level
 
 
 def _parent(prefix: str):
-    def compare(r, c):
+    def compare(r, c, vocab):
         """whole name the same / same without marks / same surname and given name (middle
         differs or missing) / same surname, given name one or two letters off / different."""
-        part = lambda side, p: side[f"{prefix}_{p}"].to_numpy()  # noqa: E731
-        full_r = r[f"{prefix}_sur"] + " " + r[f"{prefix}_mid"] + " " + r[f"{prefix}_giv"]
-        full_c = c[f"{prefix}_sur"] + " " + c[f"{prefix}_mid"] + " " + c[f"{prefix}_giv"]
-        fold_r = r[f"{prefix}_fsur"] + " " + r[f"{prefix}_fmid"] + " " + r[f"{prefix}_fgiv"]
-        fold_c = c[f"{prefix}_fsur"] + " " + c[f"{prefix}_fmid"] + " " + c[f"{prefix}_fgiv"]
-        same_sur = part(r, "fsur") == part(c, "fsur")
-        fgr, fgc = part(r, "fgiv"), part(c, "fgiv")
+        col = lambda side, p: side[f"{prefix}_{p}"].to_numpy()  # noqa: E731
+        same_sur = col(r, "fsur") == col(c, "fsur")
+        fgr, fgc = col(r, "fgiv"), col(c, "fgiv")
         level = np.full(len(r), 4, dtype=np.int8)
-        near = same_sur & (fgr != fgc)
+        near = same_sur & (fgr != fgc) & (fgr >= 0) & (fgc >= 0)
         if near.any():
-            level[near] = np.where(_similar(fgr[near], fgc[near]), 3, 4)
+            level[near] = np.where(_similar(fgr[near], fgc[near], vocab[f"{prefix}_fgiv"]), 3, 4)
         level[same_sur & (fgr == fgc)] = 2
-        level[fold_r.to_numpy() == fold_c.to_numpy()] = 1
-        level[full_r.to_numpy() == full_c.to_numpy()] = 0
-        level[(fgr == "") | (fgc == "")] = MISSING
+        level[col(r, "ffull") == col(c, "ffull")] = 1
+        level[col(r, "full") == col(c, "full")] = 0
+        level[(fgr < 0) | (fgc < 0)] = MISSING
         return level
     return compare
 
@@ -104,7 +104,7 @@ def _one_digit_apart(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return diff == 1
 
 
-def compare_birth_date(r, c):
+def compare_birth_date(r, c, vocab):
     """exact / day-month swapped / days apart / about a month (lunar) / same month / same
     year, one side gives only the year / same year, months differ / year one digit off /
     different."""
@@ -126,25 +126,23 @@ def compare_birth_date(r, c):
     return level
 
 
-def compare_sex(r, c):
+def compare_sex(r, c, vocab):
     a, b = r["sex"].to_numpy(), c["sex"].to_numpy()
     level = np.where(a == b, 0, 1).astype(np.int8)
-    level[(a == "") | (b == "")] = MISSING
+    level[(a < 0) | (b < 0)] = MISSING
     return level
 
 
-def compare_place(r, c):
+def compare_place(r, c, vocab):
     """same commune today / same district / same province / different."""
     level = np.full(len(r), 3, dtype=np.int8)
     rp, cp = r["p_province"].to_numpy(), c["p_province"].to_numpy()
     rd, cd = r["p_district"].to_numpy(), c["p_district"].to_numpy()
     rc, cc = r["p_commune"].to_numpy(), c["p_commune"].to_numpy()
     level[rp == cp] = 2
-    level[(rd == cd) & (rd != "")] = 1
-    shared = np.array([bool(set(x.split("|")) & set(y.split("|"))) if x and y else False
-                       for x, y in zip(rc, cc)], dtype=bool)
-    level[shared] = 0
-    level[(rp == "") | (cp == "")] = MISSING
+    level[(rd == cd) & (rd >= 0)] = 1
+    level[(rc == cc) & (rc >= 0)] = 0
+    level[(rp < 0) | (cp < 0)] = MISSING
     return level
 
 
@@ -174,9 +172,10 @@ COMPARISONS = (
 )
 
 
-def comparison_levels(r: pd.DataFrame, c: pd.DataFrame) -> np.ndarray:
-    """A (pairs × comparisons) array of levels; ``r`` and ``c`` are row-aligned pair sides."""
+def comparison_levels(r: pd.DataFrame, c: pd.DataFrame, vocab: dict) -> np.ndarray:
+    """A (pairs × comparisons) array of levels; ``r`` and ``c`` are row-aligned pair sides
+    of coded keys (``keys.encode_pair``), ``vocab`` their code → text tables."""
     out = np.empty((len(r), len(COMPARISONS)), dtype=np.int8)
     for j, comparison in enumerate(COMPARISONS):
-        out[:, j] = comparison.function(r, c)
+        out[:, j] = comparison.function(r, c, vocab)
     return out

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -33,21 +34,25 @@ def _unglue(name: str) -> str:
     return "".join(out)
 
 
+@lru_cache(maxsize=None)
+def _word_keys(word: str) -> tuple[str, str]:
+    """(comparison key, folded key) of one word: a province has a few thousand distinct
+    words, so the slow text functions run that many times, not once per citizen."""
+    return name_key(word), folded_key(word)
+
+
 def _name_parts(name: str) -> tuple[str, str, str, str, str, str, bool]:
     """(surname, middle, given) keys, then the same folded, then whether marks were lost."""
-    key = name_key(_unglue(name))
-    folded = folded_key(key)
-    words, fwords = key.split(), folded.split()
-    if len(words) != len(fwords) or not words:  # characters folding drops (rare junk)
-        words = fwords
-    if not words:
+    pairs = [_word_keys(w) for w in _unglue(name).split()]
+    pairs = [(k, f) for k, f in pairs if f]  # words of junk that fold to nothing
+    if not pairs:
         return "", "", "", "", "", "", False
+    words = [k.replace(" ", "") for k, _ in pairs]
+    fwords = [f.replace(" ", "") for _, f in pairs]
     surname, given = words[0], words[-1] if len(words) > 1 else ""
-    middle = " ".join(words[1:-1])
     f_surname, f_given = fwords[0], fwords[-1] if len(fwords) > 1 else ""
-    f_middle = " ".join(fwords[1:-1])
-    lost = key == folded and len(words) >= 2  # a Vietnamese full name without a single mark
-    return surname, middle, given, f_surname, f_middle, f_given, lost
+    lost = len(words) >= 2 and words == fwords  # a Vietnamese full name without a single mark
+    return (surname, " ".join(words[1:-1]), given, f_surname, " ".join(fwords[1:-1]), f_given, lost)
 
 
 NAME_PARTS = ("sur", "mid", "giv", "fsur", "fmid", "fgiv", "lost")
@@ -132,11 +137,38 @@ def place_columns(places: pd.Series, prefix: str) -> pd.DataFrame:
     return out
 
 
+def _with_full(names: pd.DataFrame, prefix: str) -> pd.DataFrame:
+    """Whole-name keys (exact and folded) beside the parts, for the parents' comparison."""
+    names[f"{prefix}_full"] = names[f"{prefix}_sur"] + " " + names[f"{prefix}_mid"] + " " + names[f"{prefix}_giv"]
+    names[f"{prefix}_ffull"] = names[f"{prefix}_fsur"] + " " + names[f"{prefix}_fmid"] + " " + names[f"{prefix}_fgiv"]
+    return names
+
+
+def encode_pair(records: pd.DataFrame, citizens: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Both sides' text keys as int32 codes into one shared vocabulary per column.
+
+    Equal codes mean equal text, so comparisons and blocking work on integers; a province's
+    two million citizens then fit in a few hundred megabytes. A blank is -1. Returns the
+    coded frames and each column's vocabulary (code → text) for similarity and frequencies.
+    """
+    vocab: dict[str, np.ndarray] = {}
+    r_out, c_out = records.copy(), citizens.copy()
+    for col in records.columns:
+        if records[col].dtype.kind in "biuf" or col not in citizens:
+            continue
+        both = pd.concat([records[col], citizens[col]], ignore_index=True).astype(object)
+        codes, uniques = pd.factorize(both.where(both != "", None))
+        r_out[col] = codes[:len(records)].astype(np.int32)
+        c_out[col] = codes[len(records):].astype(np.int32)
+        vocab[col] = np.asarray(uniques, dtype=object)
+    return r_out, c_out, vocab
+
+
 def person_keys(frame: pd.DataFrame, *, population: bool) -> pd.DataFrame:
     """All comparison keys of one side (records, or citizens with ``population=True``)."""
     out = [name_columns(frame["full_name"], "n"),
-           name_columns(frame.get("father_name", pd.Series([""] * len(frame))), "f"),
-           name_columns(frame.get("mother_name", pd.Series([""] * len(frame))), "m"),
+           _with_full(name_columns(frame.get("father_name", pd.Series([""] * len(frame))), "f"), "f"),
+           _with_full(name_columns(frame.get("mother_name", pd.Series([""] * len(frame))), "m"), "m"),
            date_columns(frame.get("birth_date", pd.Series([""] * len(frame))), "b",
                         placeholders=population),
            place_columns(frame.get("birth_place", pd.Series([""] * len(frame))), "p")]

@@ -20,7 +20,6 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 
 from pipeline.match.blocking import PASSES
 from pipeline.match.compare import COMPARISONS, MISSING
@@ -37,7 +36,6 @@ class MatchModel:
     m: dict[str, list[float]]
     u: dict[str, list[float]]
     prior: float  # share of candidate pairs that are matches (λ)
-    tf: dict[str, dict[str, float]] = field(default_factory=dict)  # column → value → share
     passes: list[str] = field(default_factory=list)
     thresholds: dict[str, float] = field(default_factory=dict)
 
@@ -54,7 +52,7 @@ class MatchModel:
                                      "u": self.u[c.name], "weight_bits": self.weights()[c.name]}
                             for c in COMPARISONS},
             "prior": self.prior, "blocking": self.passes, "thresholds": self.thresholds,
-            "term_frequency_columns": sorted(self.tf),
+            "term_frequency_columns": sorted(c.tf_column for c in COMPARISONS if c.tf_column),
         }
 
 
@@ -87,9 +85,9 @@ def _patterns(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return uniq, counts.astype(float)
 
 
-def _log_ratio(patterns: np.ndarray, m: dict, u: dict) -> np.ndarray:
+def _log_ratio(patterns: np.ndarray, comps: list, m: dict, u: dict) -> np.ndarray:
     total = np.zeros(len(patterns))
-    for j, c in enumerate(COMPARISONS):
+    for j, c in enumerate(comps):
         lv = patterns[:, j]
         present = lv != MISSING
         mm = np.log(np.maximum(np.asarray(m[c.name])[lv[present]], FLOOR))
@@ -98,50 +96,62 @@ def _log_ratio(patterns: np.ndarray, m: dict, u: dict) -> np.ndarray:
     return total
 
 
-def _em(patterns: np.ndarray, counts: np.ndarray, m: dict, u: dict, prior: float
+def _em(patterns: np.ndarray, counts: np.ndarray, comps: list, m: dict, u: dict, prior: float
         ) -> tuple[dict, float]:
-    m = {k: list(v) for k, v in m.items()}
+    """EM over the given comparisons only (``patterns`` has one column per comparison)."""
+    m = {c.name: list(m[c.name]) for c in comps}
     for _ in range(EM_ROUNDS):
-        logit = _log_ratio(patterns, m, u) + math.log(prior / (1 - prior))
+        logit = _log_ratio(patterns, comps, m, u) + math.log(prior / (1 - prior))
         gamma = 1 / (1 + np.exp(-np.clip(logit, -50, 50)))
         weights = gamma * counts
-        prior = float(np.clip(weights.sum() / counts.sum(), 1e-4, 0.999))
-        for j, c in enumerate(COMPARISONS):
+        prior = float(np.clip(weights.sum() / counts.sum(), 1e-6, 0.999))
+        for j, c in enumerate(comps):
             m[c.name] = _level_shares(patterns[:, j], len(c.levels), weights)
     return m, prior
 
 
 def estimate_m(levels: np.ndarray, pass_mask: np.ndarray, u: dict) -> tuple[dict, float]:
-    """m per comparison from EM on the pairs of passes that leave it free; λ from all pairs."""
+    """m of every comparison, and λ, by one EM session per blocking pass.
+
+    A session sees only the pairs its pass found and only the comparisons the pass leaves
+    free: agreement it forces says nothing about who is a match there (Splink trains the same
+    way). Each comparison's m is the pair-weighted mean over the sessions that saw it. λ is
+    the largest number of matches one session found, over all candidate pairs.
+    """
     start = _start_m()
-    patterns, counts = _patterns(levels)
-    _, prior = _em(patterns, counts, start, u, 0.3)
-    m = dict(start)
-    for j, c in enumerate(COMPARISONS):
-        free = 0
-        for bit, bp in enumerate(PASSES):
-            if c.name not in bp.uses:
-                free |= 1 << bit
-        chosen = (pass_mask & free) != 0
-        if chosen.sum() < 50:
-            continue  # too few pairs: keep the starting guess rather than learn noise
-        p, n = _patterns(levels[chosen])
-        learned, _ = _em(p, n, start, u, 0.3)
-        m[c.name] = learned[c.name]
+    sums = {c.name: np.zeros(len(c.levels)) for c in COMPARISONS}
+    seen = {c.name: 0.0 for c in COMPARISONS}
+    matches = 0.0
+    for bit, bp in enumerate(PASSES):
+        chosen = (pass_mask & (1 << bit)) != 0
+        if not bp.train or chosen.sum() < 50:
+            continue
+        active = [j for j, c in enumerate(COMPARISONS) if c.name not in bp.uses]
+        comps = [COMPARISONS[j] for j in active]
+        patterns, counts = _patterns(levels[chosen][:, active])
+        learned, prior = _em(patterns, counts, comps, start, u, 0.3)
+        matches = max(matches, prior * counts.sum())
+        for c in comps:
+            sums[c.name] += np.asarray(learned[c.name]) * counts.sum()
+            seen[c.name] += counts.sum()
+    m = {c.name: [float(x) for x in sums[c.name] / seen[c.name]] if seen[c.name] else start[c.name]
+         for c in COMPARISONS}
+    prior = float(np.clip(matches / max(len(levels), 1), 1e-6, 0.5))
     return m, prior
 
 
-def term_frequencies(citizen_keys: pd.DataFrame) -> dict[str, dict[str, float]]:
-    out = {}
-    for c in COMPARISONS:
-        if c.tf_column:
-            shares = citizen_keys[c.tf_column].value_counts(normalize=True)
-            out[c.tf_column] = {str(k): float(v) for k, v in shares.items() if k}
-    return out
+def term_shares(citizen_codes: np.ndarray, vocabulary_size: int) -> np.ndarray:
+    """Share of citizens holding each value (by code) of a name column: its term frequency."""
+    present = citizen_codes[citizen_codes >= 0]
+    counts = np.bincount(present, minlength=vocabulary_size).astype(float)
+    return counts / max(len(citizen_codes), 1)
 
 
-def pair_weights(levels: np.ndarray, model: MatchModel, record_side: pd.DataFrame) -> np.ndarray:
-    """(pairs × comparisons) bits; exact names weighted by how rare the name is."""
+def pair_weights(levels: np.ndarray, model: MatchModel, tf_share: dict[str, np.ndarray]) -> np.ndarray:
+    """(pairs × comparisons) bits; exact names weighted by how rare the name is.
+
+    ``tf_share[column]`` is, per pair, the share of citizens with the record's value.
+    """
     bits = np.zeros(levels.shape, dtype=np.float64)
     weights = model.weights()
     for j, c in enumerate(COMPARISONS):
@@ -149,13 +159,9 @@ def pair_weights(levels: np.ndarray, model: MatchModel, record_side: pd.DataFram
         table = np.asarray(weights[c.name])
         present = lv != MISSING
         bits[present, j] = table[lv[present]]
-        if c.tf_column and c.tf_column in model.tf:
+        if c.tf_column and c.tf_column in tf_share:
             exact = lv == 0
-            if exact.any():
-                freq = record_side[c.tf_column].to_numpy()[exact]
-                tf = model.tf[c.tf_column]
-                share = np.array([tf.get(v, FLOOR) for v in freq])
-                m0 = max(model.m[c.name][0], FLOOR)
-                # never more than the untouched weight says for a common name, never below 0
-                bits[exact, j] = np.maximum(np.log2(m0 / np.maximum(share, FLOOR)), 0.0)
+            m0 = max(model.m[c.name][0], FLOOR)
+            # a rare name's agreement says more; never below nothing for a common one
+            bits[exact, j] = np.maximum(np.log2(m0 / np.maximum(tf_share[c.tf_column][exact], FLOOR)), 0.0)
     return bits
