@@ -34,6 +34,7 @@ memory are not.
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 import math
 import multiprocessing
 import os
@@ -233,8 +234,10 @@ class Score:
     accepted_right: int = 0
     raw_accepted: int = 0  # before cleaning: OCR read or blank with OCR confidence ≥ 0.80
     raw_accepted_right: int = 0  # ... and the raw text is the written text
+    accepted_wrong: list = field(default_factory=list)  # (field, status, stored, truth)
 
     def add(self, other: "Score") -> None:
+        self.accepted_wrong += other.accepted_wrong
         self.routed += other.routed
         self.accepted += other.accepted
         self.accepted_right += other.accepted_right
@@ -277,7 +280,11 @@ def score_page(out: PageOut, truth_rows: dict[int, dict[str, str | None]],
             score.routed += 1
             if status in ("read", "blank"):
                 score.accepted += 1
-                score.accepted_right += _same(out.rows[row].get(name), truth_rows[row][name])
+                right = _same(out.rows[row].get(name), truth_rows[row][name])
+                score.accepted_right += right
+                if not right:
+                    score.accepted_wrong.append((name, status, out.rows[row].get(name),
+                                                 truth_rows[row][name]))
             raw, confidence, extracted = out.raw.get(row, {}).get(name, ("", 0.0, "illegible"))
             if truth_texts is not None and extracted in ("read", "blank") \
                     and confidence >= RAW_ACCEPT:
@@ -461,6 +468,8 @@ def parse_args(argv: list[str] | None = None):
                          "raw tesseract always uses Debian's fast model, as in the issue")
     ap.add_argument("--out", help="keep the generated set here (default: a temporary folder; "
                                   "bench/out/ is gitignored)")
+    ap.add_argument("--accepted-errors", action="store_true",
+                    help="also list the fields accepted without review that are wrong")
     args = ap.parse_args(argv)
     for name, known in (("layouts", TEMPLATES), ("degradations", DEGRADATIONS), ("faces", FACES)):
         chosen = tuple(x for x in getattr(args, name).split(",") if x)
@@ -478,6 +487,14 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["HOTICH_OCR_MODEL"] = args.model  # read by TesseractEngine in each worker
     result = run_benchmark(args)
     print(render(result, args))
+    if args.accepted_errors:
+        wrong = result["total"]["hotich"].accepted_wrong
+        print(f"\naccepted but wrong: {len(wrong)} fields")
+        by_field = Counter((name, status) for name, status, _, _ in wrong)
+        for (name, status), n in by_field.most_common():
+            print(f"  {name:20} {status:6} {n:4}")
+        for name, status, got, want in wrong:
+            print(f"  {name:20} {status:6} stored {got!r:40} written {want!r}")
     return 0
 
 if __name__ == "__main__":

@@ -86,11 +86,29 @@ def check_record(fields: dict[str, FieldValue], template: Template,
             if bad:
                 out.append(Finding("R06", "warning",
                                    f"Tên có âm tiết không hợp lệ: {' '.join(bad)}", (name,)))
+            if _lacks_surname(fv.value):
+                out.append(Finding("R09", "warning", "Họ tên có thể thiếu họ (bắt đầu bằng tên đệm)",
+                                   (name,)))
     for name in template.required:
         fv = fields.get(name)
         if fv is None or fv.status == "blank":
             out.append(Finding("R08", "warning", "Trường bắt buộc bị trống", (name,)))
     return out
+
+
+# Middle names that are never surnames: a full name starting with one lost its surname (the
+# first word cut off by a crop, a stain or a fold).
+_MIDDLE_ONLY = {"văn", "thị"}
+
+
+def _lacks_surname(name: str) -> bool:
+    """``Văn Hiển`` for ``Hà Văn Hiển``: the surname is missing.
+
+        >>> _lacks_surname("Văn Hiển"), _lacks_surname("Hà Văn Hiển")
+        (True, False)
+    """
+    words = name.split()
+    return len(words) >= 2 and words[0].casefold() in _MIDDLE_ONLY
 
 
 def template_kind(template: Template, field: str) -> str:

@@ -642,7 +642,6 @@ def _records(rng, fam, kids, keep, kid_cid, kid_flags, n: _Names, cm: _Communes)
     comm = fam["commune"][fi]
     birth = kids["birth"][idx]
     reg = birth + kids["reg_off"][idx]
-    byear = _ymd(birth)[0]
     book_year = _ymd(reg)[0]
     full = _compose(fam["f_sur"][fi], kids["mid"][idx], kids["mid2"][idx], kids["giv"][idx], n)
     father = _compose(fam["f_sur"][fi], fam["f_mid"][fi], fam["f_mid2"][fi], fam["f_giv"][fi], n)

@@ -13,7 +13,8 @@ def rec(**values):
 
 
 BASE = dict(registration_no="12", full_name="Nguyễn Văn An", sex="M", birth_date="1968-03-02",
-            registration_date="1968-03-20", father_age="34", mother_age="30")
+            birth_place="Xã Kim Liên", registration_date="1968-03-20", father_age="34",
+            mother_age="30")
 
 
 @pytest.mark.parametrize("change, rule, severity", [
@@ -25,6 +26,8 @@ BASE = dict(registration_no="12", full_name="Nguyễn Văn An", sex="M", birth_d
     (dict(full_name="Nguyễn Thị An"), "R05", "warning"),
     (dict(full_name="Nguuễn Văn An"), "R06", "warning"),
     (dict(full_name=None), "R08", "warning"),
+    (dict(birth_place=None), "R08", "warning"),  # a birth entry always says where
+    (dict(full_name="Văn An"), "R09", "warning"),  # the surname lost to a crop or a stain
 ])
 def test_each_rule(change, rule, severity):
     findings = check_record(rec(**{**BASE, **change}), load_template("birth_form"), 1968)
