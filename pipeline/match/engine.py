@@ -115,7 +115,9 @@ def link_frames(records: pd.DataFrame, citizens: pd.DataFrame, *, seed: int = 0,
     levels = _levels(rk, ck, ri, ci, vocab)
     if model is None:
         u = estimate_u(_random_levels(rk, ck, vocab, min(RANDOM_PAIRS, len(rk) * len(ck)), seed))
-        m, prior = estimate_m(levels, mask, u)
+        # with no session to learn from: one citizen per record among its candidates
+        one_each = len(np.unique(ri)) / max(len(ri), 1)
+        m, prior = estimate_m(levels, mask, u, one_each)
         model = MatchModel(m=m, u=u, prior=prior, passes=[p.label for p in PASSES],
                            thresholds={"auto_probability": AUTO_PROBABILITY,
                                        "review_probability": REVIEW_PROBABILITY,

@@ -110,13 +110,15 @@ def _em(patterns: np.ndarray, counts: np.ndarray, comps: list, m: dict, u: dict,
     return m, prior
 
 
-def estimate_m(levels: np.ndarray, pass_mask: np.ndarray, u: dict) -> tuple[dict, float]:
+def estimate_m(levels: np.ndarray, pass_mask: np.ndarray, u: dict, fallback_prior: float
+               ) -> tuple[dict, float]:
     """m of every comparison, and λ, by one EM session per blocking pass.
 
     A session sees only the pairs its pass found and only the comparisons the pass leaves
     free: agreement it forces says nothing about who is a match there (Splink trains the same
     way). Each comparison's m is the pair-weighted mean over the sessions that saw it. λ is
-    the largest number of matches one session found, over all candidate pairs.
+    the largest number of matches one session found, over all candidate pairs; with too few
+    pairs for any session (a single small book) it is ``fallback_prior``.
     """
     start = _start_m()
     sums = {c.name: np.zeros(len(c.levels)) for c in COMPARISONS}
@@ -136,8 +138,8 @@ def estimate_m(levels: np.ndarray, pass_mask: np.ndarray, u: dict) -> tuple[dict
             seen[c.name] += counts.sum()
     m = {c.name: [float(x) for x in sums[c.name] / seen[c.name]] if seen[c.name] else start[c.name]
          for c in COMPARISONS}
-    prior = float(np.clip(matches / max(len(levels), 1), 1e-6, 0.5))
-    return m, prior
+    prior = matches / max(len(levels), 1) if matches else fallback_prior
+    return m, float(np.clip(prior, 1e-6, 0.5))
 
 
 def term_shares(citizen_codes: np.ndarray, vocabulary_size: int) -> np.ndarray:
