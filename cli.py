@@ -42,8 +42,12 @@ app = typer.Typer(
 )
 population_app = typer.Typer(help="Dữ liệu dân cư (công dân) để đối chiếu.", no_args_is_help=True)
 records_app = typer.Typer(help="Bản ghi hộ tịch đã trích xuất.", no_args_is_help=True)
+users_app = typer.Typer(help="Người dùng của ứng dụng duyệt.", no_args_is_help=True)
+review_app = typer.Typer(help="Ứng dụng duyệt trên trình duyệt.", no_args_is_help=True)
 app.add_typer(population_app, name="population")
 app.add_typer(records_app, name="records")
+app.add_typer(users_app, name="users")
+app.add_typer(review_app, name="review")
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -235,6 +239,59 @@ def records_export(
 
     n = export_records(_ready_db(), file, book_code=book, status=status, field_status=field_status)
     console.print(f"Đã xuất {n} bản ghi vào {file}")
+
+
+@records_app.command("approve")
+def records_approve(
+    book: str = typer.Option(..., "--book", help="Mã sổ cần phê duyệt."),
+    as_user: str = typer.Option(..., "--as", help="Tên người giám sát phê duyệt (ghi vào nhật ký)."),
+    include_pending: bool = typer.Option(
+        False, "--include-pending",
+        help="Phê duyệt cả bản ghi còn chờ duyệt (sổ đã được nhập và kiểm tra ở nơi khác)."),
+):
+    """Phê duyệt cả quyển sổ (giám sát); mỗi bản ghi được ghi vào nhật ký như khi duyệt trên web."""
+    from pipeline.review.actions import approve_book
+    from pipeline.review.auth import get_user
+    from pipeline.storage.db import session_scope
+
+    with session_scope(_ready_db(), write_lock=True) as session:
+        user = get_user(session, as_user)
+        n = approve_book(session, book, user=user.name, role=user.role,
+                         include_pending=include_pending, via="cli")
+    console.print(f"Đã phê duyệt {n} bản ghi của sổ {book} (người phê duyệt: {as_user}).")
+
+
+@users_app.command("add")
+def users_add(
+    name: str = typer.Argument(..., help="Tên đăng nhập."),
+    role: str = typer.Option(..., "--role", help="reviewer (người duyệt), supervisor (giám sát) hoặc admin (quản trị)."),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="Đọc mật khẩu từ đầu vào chuẩn (cho script)."),
+):
+    """Thêm người dùng; mật khẩu được hỏi trên màn hình và lưu bằng argon2."""
+    import sys
+
+    from pipeline.review.auth import add_user
+    from pipeline.storage.db import session_scope
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Mật khẩu", hide_input=True, confirmation_prompt="Nhập lại mật khẩu")
+    with session_scope(_ready_db(), write_lock=True) as session:
+        add_user(session, name, role, password, actor="system:cli")
+    console.print(f"Đã thêm người dùng {name} ({role}).")
+
+
+@review_app.command("serve")
+def review_serve(
+    host: Optional[str] = typer.Option(None, "--host", help="Địa chỉ lắng nghe (mặc định 127.0.0.1: chỉ máy này)."),
+    port: Optional[int] = typer.Option(None, "--port", help="Cổng (mặc định 8000)."),
+):
+    """Chạy ứng dụng duyệt trên trình duyệt (mặc định http://127.0.0.1:8000)."""
+    from pipeline.review.serve import serve
+
+    console.print(f"Ứng dụng duyệt: http://{host or '127.0.0.1'}:{port or 8000}  (Ctrl+C để dừng)")
+    serve(_ready_db(), get_settings(), host=host, port=port)
 
 
 @app.command()

@@ -4,7 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(tesseract-ocr tesseract-ocr-vie tesseract-ocr-eng poppler-utils fonts-freefont-ttf fonts-liberation2 fonts-dejavu-core python3-venv)
+# chromium: the review app's browser tests drive Debian's build through Playwright (nothing is
+# downloaded at test time; `playwright install` is never run).
+APT_PACKAGES=(tesseract-ocr tesseract-ocr-vie tesseract-ocr-eng poppler-utils fonts-freefont-ttf fonts-liberation2 fonts-dejavu-core python3-venv chromium)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

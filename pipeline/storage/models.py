@@ -181,6 +181,16 @@ class Record(Base):
     box_y1: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    # Review state (migration 0003). ``lock_version`` grows with every record-level review
+    # action (confirm, postpone, approve, reassign), so two reviewers acting on one record
+    # find out instead of overwriting each other; field values have their own versions.
+    lock_version: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    assigned_to: Mapped[str | None] = mapped_column(String(64))  # reviewer; NULL: anyone
+    review_note: Mapped[str | None] = mapped_column(Text)  # why it was postponed
+    reviewed_by: Mapped[str | None] = mapped_column(String(64))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    approved_by: Mapped[str | None] = mapped_column(String(64))
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     page: Mapped[Page | None] = relationship(back_populates="records")
     values: Mapped[list[FieldValue]] = relationship(
@@ -283,6 +293,24 @@ class User(Base):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+
+
+class UserSession(Base):
+    """A login to the review app. Only a hash of the cookie's token is stored, so reading
+    the database does not let anyone take over a session."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    user: Mapped[User] = relationship()
 
 
 class AuditEntry(Base):
