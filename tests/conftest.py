@@ -161,3 +161,27 @@ def session(engine) -> Iterator[Session]:
     """A session on ``engine``; nothing is committed unless the test commits."""
     with Session(engine, expire_on_commit=False) as s:
         yield s
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch):
+    """A fresh HOTICH_HOME with SQLite, as a new user has it."""
+    home = tmp_path / "ws"
+    monkeypatch.setenv("HOTICH_HOME", str(home))
+    monkeypatch.delenv("HOTICH_DB_URL", raising=False)
+    return home
+
+
+@pytest.fixture
+def run(workspace):
+    """``run("init")``: the CLI invoked in ``workspace``, exceptions raised, not swallowed."""
+    from typer.testing import CliRunner
+
+    from cli import app
+
+    runner = CliRunner()
+
+    def invoke(*args: str, input: str | None = None):
+        return runner.invoke(app, [str(a) for a in args], input=input, catch_exceptions=False)
+
+    return invoke
