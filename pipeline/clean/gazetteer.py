@@ -80,6 +80,8 @@ class Gazetteer:
                 self._by_folded.setdefault(folded_key(name), []).append(unit)
             if unit.parent:
                 self._children.setdefault(unit.parent, []).append(unit)
+        #: folded names of two words or more ("ha tinh"): a type word inside one is no type word
+        self.long_names = {folded_key(u.name) for u in units if len(u.name.split()) >= 2}
 
     def __getitem__(self, unit_id: str) -> Unit:
         return self.units[unit_id]

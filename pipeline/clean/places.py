@@ -107,23 +107,12 @@ def _type_word_at(words: list[str], i: int, at_start: bool, gaz: Gazetteer
         if hit is None:
             continue
         # "Nghệ Tỉnh" misread, "Hà Tĩnh": the word closes a name rather than opening one.
-        if i > 0 and folded_key(" ".join(words[i - 1:i + n])) in _folded_names(gaz):
+        if i > 0 and folded_key(" ".join(words[i - 1:i + n])) in gaz.long_names:
             return None
         if len(key) == 1 and not phrase.isupper():  # a lone "h" or "x" only as a capital
             continue
         return n, hit
     return None
-
-
-_FOLDED_NAMES: dict[int, set[str]] = {}
-
-
-def _folded_names(gaz: Gazetteer) -> set[str]:
-    names = _FOLDED_NAMES.get(id(gaz))
-    if names is None:
-        names = {folded_key(u.name) for u in gaz.units.values() if len(u.name.split()) >= 2}
-        _FOLDED_NAMES[id(gaz)] = names
-    return names
 
 
 def _locality(text: str) -> bool:
