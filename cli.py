@@ -294,6 +294,120 @@ def review_serve(
     serve(_ready_db(), get_settings(), host=host, port=port)
 
 
+@review_app.command("export")
+def review_export(
+    file: Path = typer.Argument(..., help="Tệp .xlsx sẽ tạo; ảnh vùng đọc vào thư mục TÊN_anh bên cạnh."),
+    book: Optional[str] = typer.Option(None, "--book", help="Chỉ xuất hàng chờ của sổ này (mã sổ)."),
+    commune: Optional[str] = typer.Option(None, "--commune", help="Chỉ xuất sổ của xã / phường này."),
+    as_user: Optional[str] = typer.Option(None, "--as", help="Người xuất (ghi vào nhật ký)."),
+):
+    """Xuất hàng chờ duyệt ra Excel để duyệt không cần máy chủ (mỗi dòng một trường cần xem)."""
+    from pipeline.review.auth import get_user
+    from pipeline.review.offline import export_review
+    from pipeline.storage.db import session_scope
+
+    db = _ready_db()
+    actor = "system:cli"
+    if as_user:
+        with session_scope(db) as session:
+            actor = get_user(session, as_user).name
+    with console.status("Đang xuất hàng chờ và cắt ảnh…"):
+        summary = export_review(db, get_settings(), file, book_code=book, commune=commune, actor=actor)
+    console.print(f"Đã xuất {summary.rows} trường cần xem của {summary.records} bản ghi vào {file}; "
+                  f"{summary.crops} ảnh trong {summary.image_dir}"
+                  + (f" ({summary.missing_crops} trường không có ảnh)" if summary.missing_crops else "") + ".")
+    if summary.link_only:
+        console.print(f"{summary.link_only} bản ghi chỉ chờ quyết định liên kết công dân: duyệt trên web.")
+    console.print("Gửi kèm cả thư mục ảnh; sau khi điền cột «Giá trị sửa», chạy "
+                  f"`hotich review import {file.name} --as TÊN_NGƯỜI_DUYỆT`.")
+
+
+@review_app.command("import")
+def review_import(
+    file: Path = typer.Argument(..., help="Tệp .xlsx do `hotich review export` tạo, đã điền cột «Giá trị sửa»."),
+    as_user: str = typer.Option(..., "--as", help="Người duyệt đã điền tệp (vai trò người duyệt trở lên)."),
+):
+    """Nhập kết quả duyệt từ Excel: mỗi ô đã điền thành một phiên bản mới của trường.
+
+    Trường đã được sửa ở nơi khác sau khi xuất bị từ chối (không ghi đè); nhập lại cùng tệp
+    không thay đổi gì. Báo cáo ghi vào TÊN_ketqua.csv bên cạnh tệp. Thoát mã 1 khi có dòng
+    bị từ chối hoặc lỗi.
+    """
+    from pipeline.review.offline import APPLIED, ALREADY, BAD, OUTCOME_WORDS, REJECTED, UNCHANGED, import_review
+
+    with console.status("Đang nhập kết quả duyệt…"):
+        report = import_review(_ready_db(), file, reviewer=as_user)
+    counts = report.counts
+    console.print(f"{file.name}: {report.rows} dòng; áp dụng {counts[APPLIED]}, đã có từ trước {counts[ALREADY]}, "
+                  f"không thay đổi {counts[UNCHANGED]}, bị từ chối {counts[REJECTED]}, lỗi {counts[BAD]}, "
+                  f"chưa điền {report.empty}; {report.confirmed} bản ghi đã duyệt xong (người duyệt: {as_user}).")
+    shown = 10
+    for kind, colour in ((APPLIED, "green"), (ALREADY, "cyan"), (UNCHANGED, "cyan"),
+                         (REJECTED, "yellow"), (BAD, "red")):
+        rows = report.of_kind(kind)
+        for o in rows[:shown]:
+            detail = f": {o.detail}" if o.detail else ""
+            console.print(f"[{colour}]{OUTCOME_WORDS[kind].capitalize()}[/{colour}] dòng {o.excel_row}: "
+                          f"{o.record_key} · {o.label}{detail}", soft_wrap=True)
+        if len(rows) > shown:
+            console.print(f"... và {len(rows) - shown} dòng khác ({OUTCOME_WORDS[kind]})")
+    console.print(f"Báo cáo đầy đủ: {report.report_file}")
+    if counts[REJECTED] or counts[BAD]:
+        raise typer.Exit(1)
+
+
+@app.command()
+def search(
+    query: Optional[str] = typer.Argument(
+        None, help='Ví dụ: "nguyen van an 1968", "Hùng 1970 cha Nguyễn Văn Bình", "Lan mẹ Hoa xã Hưng Dũng".'),
+    limit: int = typer.Option(20, "--limit", "-n", help="Số kết quả tối đa."),
+    reindex: bool = typer.Option(False, "--reindex", help="Lập lại toàn bộ chỉ mục tìm kiếm từ giá trị hiện tại."),
+):
+    """Tìm bản ghi theo họ tên (có hoặc không dấu), năm sinh, tên cha mẹ, xã."""
+    from pipeline.errors import BadInput
+    from pipeline.search.index import index_is_empty, vacuum_index
+    from pipeline.search.index import reindex as rebuild
+    from pipeline.search.query import search_records
+    from pipeline.storage.db import session_scope
+
+    db = _ready_db()
+    with session_scope(db) as session:
+        stale = not reindex and index_is_empty(session)
+    if reindex or stale:
+        if stale:
+            console.print("Chỉ mục tìm kiếm chưa được lập; đang lập lần đầu.")
+        with _progress() as progress, session_scope(db, write_lock=True) as session:
+            task = progress.add_task("Lập chỉ mục tìm kiếm", total=None)
+            rows = rebuild(session, on_progress=lambda done, total: progress.update(task, completed=done, total=total))
+        vacuum_index(db)
+        console.print(f"Đã lập chỉ mục tìm kiếm: {rows} mục.")
+    if not query or not query.strip():
+        if reindex:
+            return
+        raise BadInput("Chưa nhập nội dung cần tìm", hint='ví dụ: hotich search "nguyen van an 1968"')
+    with session_scope(db) as session:
+        result = search_records(session, query, limit)
+    if not result.hits:
+        console.print("Không tìm thấy bản ghi nào.")
+        return
+    table = Table(title=f"Kết quả tìm kiếm: {query.strip()}")
+    table.add_column("Mã bản ghi", no_wrap=True)
+    table.add_column("Sổ", no_wrap=True)
+    for column in ("Trang", "Dòng"):
+        table.add_column(column, justify="right")
+    for column in ("Họ và tên", "Ngày sinh", "Họ tên cha", "Họ tên mẹ", "Xã"):
+        table.add_column(column)
+    table.add_column("Điểm", justify="right")
+    for h in result.hits:
+        table.add_row(h.record_key, h.book_code, str(h.page or ""), str(h.row or ""), h.name or "",
+                      h.birth_date or "", h.father_name or "", h.mother_name or "", h.commune,
+                      f"{h.score:g}")
+    console.print(table)
+    if not result.complete:
+        console.print(f"Truy vấn rất rộng: chỉ xét {result.candidates} bản ghi khớp đầu tiên. "
+                      "Thêm năm sinh, tên cha mẹ hoặc xã để thu hẹp.")
+
+
 @app.command()
 def status():
     """Tiến độ từng quyển sổ: trang, bản ghi, liên kết, lỗi."""

@@ -26,6 +26,7 @@ from pipeline.errors import NotFound
 from pipeline.ocr.archive_xml import ArchivePage, page_xml
 from pipeline.ocr.tesseract import words_to_tsv
 from pipeline.scans import single_page_bytes
+from pipeline.search.index import refresh_page_index
 from pipeline.settings import Settings
 from pipeline.storage.db import session_scope
 from pipeline.storage.models import Book, Page, Record, StageRun
@@ -143,6 +144,7 @@ def persist_result(db: Engine, result: PageResult, stage_run_id: int | None, dpi
                     box_x0=fbox[0], box_y0=fbox[1], box_x1=fbox[2], box_y1=fbox[3], note=fv.note,
                     unit=fv.unit, stage_run_id=stage_run_id, reason="ocr",
                 ))
+        refresh_page_index(session, page.id)  # the new records become searchable
         page.status, page.stage, page.error = "done", "clean", None
         page.width, page.height = result.width, result.height
         # A PDF page has the resolution we rendered it at; an image's own dpi is not trusted.

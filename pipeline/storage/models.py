@@ -341,3 +341,31 @@ class StageRun(Base):
     outcome: Mapped[str] = mapped_column(String(16), default="running")  # running/ok/partial/failed
     counts: Mapped[dict | None] = mapped_column(JSON)
     message: Mapped[str | None] = mapped_column(Text)
+
+
+class SearchTerm(Base):
+    """One posting of the search index: a folded word of one record in one role (migration 0004).
+
+    An inverted index kept in plain B-trees so that it works the same on SQLite and
+    PostgreSQL: the primary key (token, role, record_id, marked) is the posting list of a
+    word, ``ix_search_terms_record_id`` finds a record's postings to replace them. ``marked`` is
+    the word as in the comparison key (diacritics kept), so a query typed with marks ranks
+    ``Hùng`` above ``Hưng`` without a second lookup; the record index holds every column, so
+    scoring candidates reads no table rows on PostgreSQL either (on SQLite the key columns are
+    in every index of a WITHOUT ROWID table anyway). Rows are derived data: rebuilt from the
+    current field values by ``pipeline.search.index`` (``hotich search --reindex``). Places are
+    not here: they belong to the book and are matched against ``books``.
+    """
+
+    __tablename__ = "search_terms"
+    __table_args__ = (
+        Index("ix_search_terms_record_id", "record_id", "token", "role", "marked"),
+        {"sqlite_with_rowid": False},
+    )
+
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)  # folded: no marks, đ→d
+    role: Mapped[str] = mapped_column(String(8), primary_key=True)  # name / father / mother / year
+    record_id: Mapped[int] = mapped_column(
+        ForeignKey("records.id", ondelete="CASCADE"), primary_key=True
+    )
+    marked: Mapped[str] = mapped_column(String(64), primary_key=True)  # comparison-key word

@@ -138,7 +138,17 @@ def add_field_version(
                 hint="tải lại và thử lại",
             ) from exc
         raise
+    _refresh_search_index(session, record_id, field)
     return new
+
+
+def _refresh_search_index(session: Session, record_id: int, field: str) -> None:
+    """Every correction goes through here, so the search index follows it in the same
+    transaction (the review app needs no call of its own)."""
+    from pipeline.search.index import INDEXED_FIELDS, refresh_index  # search builds on storage
+
+    if field in INDEXED_FIELDS:
+        refresh_index(session, [record_id])
 
 
 def _conflict(record_id: int, field: str, version: int) -> VersionConflict:
