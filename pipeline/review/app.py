@@ -208,8 +208,12 @@ def create_app(engine: Engine, settings: Settings | None = None,
 
     @app.get("/review/next")
     def review_next(book: int | None = None, principal: auth.Principal = Depends(reviewer)):
+        record_id = None
         with session_scope(engine) as s:
-            record_id = next_record(s, principal, book_id=book, skip=claims.others(principal.name))
+            for _ in range(20):  # another reviewer may take the one we found: ask again
+                record_id = next_record(s, principal, book_id=book, skip=claims.others(principal.name))
+                if record_id is None or claims.take(record_id, principal.name):
+                    break
         if record_id is None:
             return RedirectResponse("/queue?done=1", status_code=303)
         suffix = f"?book={book}" if book else ""

@@ -80,6 +80,17 @@ class Claims:
         with self._lock:
             self._open[record_id] = (user, time.monotonic())
 
+    def take(self, record_id: int, user: str) -> bool:
+        """Claim the record unless someone else holds it: check and claim under one lock, so
+        two reviewers asking for the next record at the same moment get different ones."""
+        now = time.monotonic()
+        with self._lock:
+            held = self._open.get(record_id)
+            if held and held[0] != user and now - held[1] < self.seconds:
+                return False
+            self._open[record_id] = (user, now)
+            return True
+
     def release(self, record_id: int, user: str) -> None:
         with self._lock:
             if self._open.get(record_id, ("",))[0] == user:
