@@ -32,7 +32,7 @@ from pipeline.review.progress import book_progress, throughput
 from pipeline.review.queue import (
     Claims, STATUS_LABELS, next_record, postponed_records, queue_counts, queue_position,
 )
-from pipeline.review.screen import SOURCE_WORDS, record_screen
+from pipeline.review.screen import SOURCE_WORDS, display_value, record_screen
 from pipeline.settings import Settings, get_settings
 from pipeline.storage.audit import audit
 from pipeline.storage.db import session_scope
@@ -218,6 +218,25 @@ def create_app(engine: Engine, settings: Settings | None = None,
             return RedirectResponse("/queue?done=1", status_code=303)
         suffix = f"?book={book}" if book else ""
         return RedirectResponse(f"/records/{record_id}{suffix}", status_code=303)
+
+    @app.get("/search", response_class=HTMLResponse)
+    def search_page(request: Request, q: str = "", principal: auth.Principal = Depends(reviewer)):
+        """The same search as ``hotich search``; the query is never logged (it holds names)."""
+        from pipeline.search.query import search_records
+
+        hits, complete, message = [], True, None
+        if q.strip():
+            with session_scope(engine) as s:
+                try:
+                    result = search_records(s, q[:200])
+                    complete = result.complete
+                    # dates as the books write them (12/03/1968), like the record screen
+                    hits = [{**vars(h), "birth_date": display_value("date", h.birth_date)}
+                            for h in result.hits]
+                except BadInput as exc:
+                    message = str(exc)
+        return render(request, "search.html", {"principal": principal, "q": q, "hits": hits,
+                                               "complete": complete, "message": message})
 
     @app.get("/exceptions", response_class=HTMLResponse)
     def exceptions_page(request: Request, principal: auth.Principal = Depends(reviewer)):

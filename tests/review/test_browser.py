@@ -216,3 +216,24 @@ def test_only_images_of_stored_pages_are_served(site):
         assert b"SQLite format" not in response.body() and b"BaseSettings" not in response.body()
     context.close()
     anonymous.close()
+
+
+def test_search_box_finds_a_record_without_diacritics(site):
+    from pipeline.clean.text import strip_marks
+    from pipeline.search.index import reindex
+
+    reindex(site["engine"])  # the sample book is written without going through the index
+    father = site["sample"].truth[1]["father_name"]
+    context, page = _login(site, "lan")
+    page.fill("form.search-box input[name=q]", f"cha {strip_marks(father).lower()}")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert page.url.split("?")[0].endswith("/search")
+    rows = page.locator("table.grid-table tbody tr")
+    assert rows.count() >= 1
+    assert father in rows.first.inner_text()
+    rows.first.locator("a").click()
+    page.wait_for_url(re.compile(r"/records/\d+$"))
+    # the query holds a person's name: the server log has the path only
+    assert strip_marks(father).lower() not in "\n".join(site["log"]).lower()
+    context.close()
