@@ -50,7 +50,8 @@ sys.path.insert(0, str(ROOT))
 
 from pipeline.review.auth import add_user  # noqa: E402
 from pipeline.storage.db import init_db, make_engine, session_scope  # noqa: E402
-from pipeline.storage.models import Book, FieldValue, Page, Record, SourceFile  # noqa: E402
+from pipeline.storage.models import Book, FieldValue, Record  # noqa: E402
+from pipeline.storage.seed import page_without_scan  # noqa: E402
 
 PASSWORD = "bench-load-password"
 SURNAMES = ("Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Phan", "Võ", "Đặng", "Bùi", "Hồ")
@@ -101,16 +102,7 @@ def seed(engine, records: int, reviewers: int, rows_per_page: int = 10, books: i
             s.flush()
             pages = -(-min(per_book, records - made) // rows_per_page)
             for p in range(1, pages + 1):
-                sha = secrets.token_hex(32)
-                sf = SourceFile(book_id=book.id, position=p, sha256=sha, original_name=f"p{p}.png",
-                                stored_path=f"scans/{sha}.png", media_type="image/png",
-                                size_bytes=1, page_count=1)
-                s.add(sf)
-                s.flush()
-                page = Page(book_id=book.id, source_file_id=sf.id, index_in_file=0, page_no=p,
-                            status="done", width=2480, height=3508)
-                s.add(page)
-                s.flush()
+                page = page_without_scan(s, book, p, status="done", width=2480, height=3508)
                 batch = []
                 for row in range(1, rows_per_page + 1):
                     if made >= records:

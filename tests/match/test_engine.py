@@ -10,7 +10,8 @@ from pipeline.match.engine import link_frames
 from pipeline.match.run import match_books
 from pipeline.samplegen.linkage import generate_linkage
 from pipeline.storage.db import session_scope
-from pipeline.storage.models import Book, Citizen, FieldValue, Link, Page, Record, SourceFile, StageRun
+from pipeline.storage.models import Book, Citizen, FieldValue, Link, Record, StageRun
+from pipeline.storage.seed import page_without_scan
 
 
 @pytest.fixture(scope="module")
@@ -67,13 +68,7 @@ def _store(engine, data, n: int = 300):
                     district="Nam Đàn", province="Nghệ An", year_from=1970, year_to=1970, volume="1")
         s.add(book)
         s.flush()
-        sf = SourceFile(book_id=book.id, position=1, sha256="b" * 64, original_name="x.pdf",
-                        stored_path="scans/x.pdf", media_type="application/pdf", size_bytes=1, page_count=1)
-        s.add(sf)
-        s.flush()
-        page = Page(book_id=book.id, source_file_id=sf.id, index_in_file=0, page_no=1)
-        s.add(page)
-        s.flush()
+        page = page_without_scan(s, book, 1)
         keys = {}
         for i, row in enumerate(records.itertuples(index=False), start=1):
             rec = Record(record_key=str(row.record_id), book_id=book.id, page_id=page.id, row=i,

@@ -6,7 +6,8 @@ folder uses."""
 from __future__ import annotations
 
 from pipeline.review.auth import Principal, add_user
-from pipeline.storage.models import Book, Citizen, Link, Page, Record, SourceFile
+from pipeline.storage.models import Book, Citizen, Link, Record
+from pipeline.storage.seed import page_without_scan
 from pipeline.storage.versions import add_field_version
 
 PASSWORDS = {"lan": "matkhau-lan-01", "hoa": "matkhau-hoa-02", "minh": "matkhau-minh-03",
@@ -31,16 +32,7 @@ def make_book(session, code: str = "NT-1978-KS-01", pages: int = 2, rows: int = 
     session.add(book)
     session.flush()
     for page_no in range(1, pages + 1):
-        sha = f"{code}-{page_no}".encode().hex().ljust(64, "0")[:64]
-        sf = SourceFile(book_id=book.id, position=page_no, sha256=sha, original_name=f"p{page_no}.png",
-                        stored_path=f"scans/{sha}.png", media_type="image/png", size_bytes=1,
-                        page_count=1)
-        session.add(sf)
-        session.flush()
-        page = Page(book_id=book.id, source_file_id=sf.id, index_in_file=0, page_no=page_no,
-                    status="done", width=2480, height=3508)
-        session.add(page)
-        session.flush()
+        page = page_without_scan(session, book, page_no, status="done", width=2480, height=3508)
         for row in range(1, rows + 1):
             doubt = row == 1
             record = Record(record_key=f"{code}-p{page_no}-r{row}", book_id=book.id, page_id=page.id,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from pipeline.search.index import refresh_index
-from pipeline.storage.models import Book, FieldValue, Page, Record, SourceFile
+from pipeline.storage.models import Book, FieldValue, Page, Record
+from pipeline.storage.seed import page_without_scan
 
 
 def add_book(session, code: str, commune: str, district: str = "Hưng Nguyên") -> Book:
@@ -17,17 +18,7 @@ def add_book(session, code: str, commune: str, district: str = "Hưng Nguyên") 
 
 
 def add_page(session, book: Book, page_no: int, status: str = "done") -> Page:
-    sha = f"{book.book_code}-{page_no}".encode().hex().ljust(64, "0")[:64]
-    sf = SourceFile(book_id=book.id, position=page_no, sha256=sha, original_name=f"p{page_no}.png",
-                    stored_path=f"scans/{sha}.png", media_type="image/png", size_bytes=1,
-                    page_count=1)
-    session.add(sf)
-    session.flush()
-    page = Page(book_id=book.id, source_file_id=sf.id, index_in_file=0, page_no=page_no,
-                status=status)
-    session.add(page)
-    session.flush()
-    return page
+    return page_without_scan(session, book, page_no, status=status)
 
 
 def add_record(session, book: Book, page_no: int, row: int, *, refresh: bool = True, **values) -> Record:
