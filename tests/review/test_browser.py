@@ -64,6 +64,8 @@ def _login(site, name: str):
     context = site["browser"].new_context(viewport={"width": 1500, "height": 950})
     page = context.new_page()
     page.goto(site["base"] + "/queue")
+    # autofocus lands after the load event; typing before it would lose the first letters
+    page.wait_for_selector("input[name=name]:focus")
     page.keyboard.type(name)  # the name field has the focus
     page.keyboard.press("Tab")
     page.keyboard.type(PASSWORDS[name])
