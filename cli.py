@@ -44,10 +44,13 @@ population_app = typer.Typer(help="Dữ liệu dân cư (công dân) để đố
 records_app = typer.Typer(help="Bản ghi hộ tịch đã trích xuất.", no_args_is_help=True)
 users_app = typer.Typer(help="Người dùng của ứng dụng duyệt.", no_args_is_help=True)
 review_app = typer.Typer(help="Ứng dụng duyệt trên trình duyệt.", no_args_is_help=True)
+export_app = typer.Typer(help="Xuất dữ liệu: gói nộp CSDL hộ tịch điện tử, XML kết quả OCR của trang.",
+                         no_args_is_help=True)
 app.add_typer(population_app, name="population")
 app.add_typer(records_app, name="records")
 app.add_typer(users_app, name="users")
 app.add_typer(review_app, name="review")
+app.add_typer(export_app, name="export")
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)

@@ -369,3 +369,44 @@ class SearchTerm(Base):
         ForeignKey("records.id", ondelete="CASCADE"), primary_key=True
     )
     marked: Mapped[str] = mapped_column(String(64), primary_key=True)  # comparison-key word
+
+
+class ExportBatch(Base):
+    """One run of the national export (migration 0005): what went out, when, by whom, signed or not.
+
+    A batch is written only when its files are complete on disk, so an export killed halfway
+    leaves no batch and the next run exports the same records again.
+    """
+
+    __tablename__ = "export_batches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    batch_key: Mapped[str] = mapped_column(String(64), unique=True)  # in manifest.json
+    kind: Mapped[str] = mapped_column(String(16), default="national")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(64))
+    out_dir: Mapped[str] = mapped_column(String(1024))
+    record_count: Mapped[int] = mapped_column(Integer, default=0)
+    signed: Mapped[bool] = mapped_column(Boolean, default=False)
+    manifest_sha256: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[dict | None] = mapped_column(JSON)  # per-book counts and file names
+
+    items: Mapped[list[ExportItem]] = relationship(
+        back_populates="batch", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class ExportItem(Base):
+    """One record as it went out in one batch: ``fingerprint`` tells a later run what changed."""
+
+    __tablename__ = "export_items"
+    __table_args__ = (Index("ix_export_items_record_id", "record_id", "batch_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("export_batches.id", ondelete="CASCADE"), index=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("records.id", ondelete="CASCADE"))
+    book_id: Mapped[int] = mapped_column(ForeignKey("books.id", ondelete="CASCADE"))
+    fingerprint: Mapped[str] = mapped_column(String(64))  # SHA-256 of the exported row
+    change: Mapped[str] = mapped_column(String(8), default="new")  # new / changed
+
+    batch: Mapped[ExportBatch] = relationship(back_populates="items")
