@@ -22,6 +22,12 @@ if TYPE_CHECKING:
 # Characters XML 1.0 cannot carry at all, not even escaped (Tesseract emits form feeds).
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _NOT_NCNAME = re.compile(r"[^A-Za-z0-9_.-]")
+#: How a corrected field text came to be, by its source, for the processing step naming it.
+_SOURCE_STEPS = {
+    "review": "field values corrected or confirmed by a reviewer",
+    "population": "field values taken from the population database by a reviewer",
+    "import": "field values typed by the commune (records import)",
+}
 
 
 @dataclass
@@ -30,8 +36,11 @@ class ArchivePage:
 
     ``corrected`` maps ``(row, field)`` to a reviewer's text; it replaces ``FieldValue.raw`` as
     the text of that field (written without an OCR confidence, marked as corrected), so the
-    archive copy can carry approved values while the OCR words stay as read. ``created``
-    defaults to now (UTC); pass it for byte-identical output.
+    archive copy can carry approved values while the OCR words stay as read. ``sources`` says
+    where a corrected text came from (``review``, the default, ``population``, ``import``): it
+    is written beside the line as a processing step of its own. ``created`` (when the page was
+    read) defaults to now (UTC), ``changed`` (the newest correction) to ``created``; pass them
+    for byte-identical output.
 
         >>> page = ArchivePage.from_read(read, "page-001.png", 2480, 3508)  # doctest: +SKIP
     """
@@ -43,10 +52,12 @@ class ArchivePage:
     records: Sequence[ExtractedRecord]
     ocr_version: str
     corrected: Mapping[tuple[int, str], str] = field(default_factory=dict)
+    sources: Mapping[tuple[int, str], str] = field(default_factory=dict)
     page_number: int = 1  # ALTO's PHYSICAL_IMG_NR: the page's position in the book
     software: str = "hotich"
     software_version: str = __version__
     created: datetime | None = None
+    changed: datetime | None = None
 
     @classmethod
     def from_read(cls, read: PageRead, image_filename: str, width: int, height: int,
@@ -75,6 +86,9 @@ def page_xml(page: ArchivePage) -> str:
     box: fields are re-read from their crops (digits by another model) or corrected, and PAGE
     expects a line's TextEquiv to be its words joined. Separate layers keep each level
     consistent, validate, and let a viewer show either the entries or the raw page read.
+    A corrected line's TextEquiv has no ``conf`` and ``comments="corrected"``, its ``custom``
+    adds ``source {type:review;}`` (or ``population``, ``import``), and the Metadata holds one
+    ``processingStep`` item per source dated ``changed`` (also the ``LastChange``).
     Blank fields are left out: there is no text to archive (and ALTO allows no empty line).
     The string declares UTF-8: write it encoded as UTF-8 (lxml parses it only as bytes).
     """
@@ -91,7 +105,8 @@ def alto_xml(page: ArchivePage) -> str:
     A field's words have no boxes of their own (its text may be a re-read or a correction), so
     its Strings share the field box in proportion to their length: good enough to highlight,
     not a measurement. The page-read blocks carry the real word boxes. Corrected fields get
-    ``CS="true"`` and no ``WC``.
+    ``CS="true"``, no ``WC``, and ``PROCESSINGREFS`` to a ``Processing`` step per source
+    (``processing_review`` …, category ``contentModification``, dated ``changed``).
     """
     return _render("alto.xml.j2", page)
 
@@ -114,6 +129,7 @@ class _Line:
     words: list[_Word] = field(default_factory=list)  # PAGE Words: page-read lines only
     name: str = ""  # the field (record lines only)
     corrected: bool = False
+    source: str = ""  # where a corrected text came from, as an NCName (review, population …)
 
 
 @dataclass
@@ -145,12 +161,18 @@ def _render(template: str, page: ArchivePage) -> str:
     records = _record_blocks(page, ids)
     read = _read_blocks(page, ids)
     created = (page.created or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    changed = max(created, (page.changed or created).astimezone(timezone.utc))
+    corrections = [(source, _SOURCE_STEPS.get(source, f"field values from {source}"))
+                   for source in sorted({line.source for block in records
+                                         for line in block.lines if line.corrected})]
     return _env().get_template(template).render(
         page=page, records=records, read=read,
         image_filename=_text(page.image_filename), ocr_version=_text(page.ocr_version),
         software=_text(page.software), software_version=_text(page.software_version),
         created=created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        changed=changed.strftime("%Y-%m-%dT%H:%M:%SZ"),
         field_tags=sorted({line.name for block in records for line in block.lines}),
+        corrections=corrections,
     )
 
 
@@ -167,8 +189,9 @@ def _record_blocks(page: ArchivePage, ids: _Ids) -> list[_Block]:
                 continue
             line_id = ids.new(f"{block_id}_{name}")
             conf = None if corrected else _conf(value.confidence)
+            source = _ncname(page.sources.get((record.row, name)) or "review") if corrected else ""
             lines.append(_Line(line_id, box, text, conf, _spread(text, box, conf, line_id, ids),
-                               name=_ncname(name), corrected=corrected))
+                               name=_ncname(name), corrected=corrected, source=source))
         # Form field boxes run past the entry's box (to the page margin): a region holds its lines.
         box = _union([b for b in [_clip(record.box, page), *(ln.box for ln in lines)] if b])
         if box is not None:

@@ -14,9 +14,8 @@ from pipeline.ocr.archive_xml import ArchivePage, alto_xml, page_xml
 from pipeline.templates import load_template
 from pipeline.types import ExtractedRecord, FieldValue, OcrWord
 
-from .conftest import DATA
+from .xsd import archive_schemas
 
-XSD = DATA / "xsd"
 PC = {"pc": "http://schema.primaresearch.org/PAGE/gts/pagecontent/2019-07-15"}
 AL = {"a": "http://www.loc.gov/standards/alto/ns-v4#"}
 CREATED = datetime(2024, 5, 1, 8, 30, tzinfo=timezone.utc)
@@ -24,24 +23,9 @@ CREATED = datetime(2024, 5, 1, 8, 30, tzinfo=timezone.utc)
 TRICKY = unicodedata.normalize("NFD", 'Nguyễn Văn "Tí" & <Tèo>')
 
 
-class _LocalXlink(etree.Resolver):
-    """ALTO imports xlink.xsd by URL; the tests never go to the network for it."""
-
-    def resolve(self, url, pubid, context):
-        if url.endswith("/xlink.xsd"):
-            return self.resolve_filename(str(XSD / "xlink.xsd"), context)
-        return None
-
-
-def _schema(name: str) -> etree.XMLSchema:
-    parser = etree.XMLParser(no_network=True)
-    parser.resolvers.add(_LocalXlink())
-    return etree.XMLSchema(etree.parse(str(XSD / name), parser))
-
-
 @pytest.fixture(scope="module")
 def schemas():
-    return {"page": _schema("pagecontent-2019-07-15.xsd"), "alto": _schema("alto-4-4.xsd")}
+    return archive_schemas()
 
 
 def _valid(xml: str, schema: etree.XMLSchema) -> etree._Element:
