@@ -8,7 +8,7 @@ written on the page, with its confidence); a field a person decided (source ``re
 with its source (see ``pipeline.ocr.archive_xml``). A field a reviewer marked blank or
 illegible has no text and so no line; its words are still in the page-read layer.
 
-Files are ``OUT_DIR/<book>/page-NNNN.xml``, written to a temporary name and renamed. Their
+Files are ``OUT_DIR/<book>/page-NNNN.<format>.xml`` (both formats may share a folder), written to a temporary name and renamed. Their
 dates come from the data (the page's OCR time, the newest correction), so the same database
 gives the same bytes; a file whose bytes would not change is left untouched. Pages without an
 OCR result (pending, failed) are reported, not exported.
@@ -113,7 +113,7 @@ def export_pages(
             reason = _missing_ocr(page)
             if reason is None:
                 archive = archive_page(session, page, templates)
-                target = out_dir / book_dir_name(code) / f"page-{page.page_no:04d}.xml"
+                target = out_dir / book_dir_name(code) / f"page-{page.page_no:04d}.{fmt}.xml"
                 changed = _write_atomic(target, render(archive).encode("utf-8"))
                 summary.files.append(target)
                 summary.corrected_fields += len(archive.corrected)

@@ -76,6 +76,10 @@ def _current(session, row: int, name: str) -> FieldValue:
         Record.row == row, FieldValue.field == name, FieldValue.is_current.is_(True)))
 
 
+def _target(fmt: str) -> str:
+    return f"XP-1978_1/page-0001.{fmt}.xml"
+
+
 def _valid(path, schema) -> etree._Element:
     doc = etree.parse(str(path))
     assert schema.validate(doc), schema.error_log
@@ -114,16 +118,15 @@ def test_export_carries_corrections_and_keeps_the_page_read(engine, tmp_path, bo
     out = tmp_path / "out"
     alto = export_pages(engine, out / "alto", fmt="alto", book_code=CODE)
     page_run = export_pages(engine, out / "page", fmt="PAGE")  # every book; case ignored
-    target = f"{book_dir_name(CODE)}/page-0001.xml"
     assert book_dir_name(CODE) == "XP-1978_1"
     for summary, fmt in ((alto, "alto"), (page_run, "page")):
-        assert [p.relative_to(out / fmt).as_posix() for p in summary.files] == [target]
+        assert [p.relative_to(out / fmt).as_posix() for p in summary.files] == [f"XP-1978_1/page-0001.{fmt}.xml"]
         assert (summary.written, summary.unchanged, summary.corrected_fields) == (1, 0, 2)
         assert summary.skipped == [SkippedPage(CODE, 2, "chưa xử lý")]
-    assert sorted(p.name for p in (out / "alto" / "XP-1978_1").iterdir()) == ["page-0001.xml"]
+    assert sorted(p.name for p in (out / "alto" / "XP-1978_1").iterdir()) == ["page-0001.alto.xml"]
 
     # PAGE: the reviewer's value, marked as such; OCR fields as read; the words as read.
-    pdoc = _valid(out / "page" / target, schemas["page"])
+    pdoc = _valid(out / "page" / _target("page"), schemas["page"])
     line = pdoc.find(".//pc:TextRegion[@id='r1']/pc:TextLine[@id='r1_full_name']", PC)
     equiv = line.find("pc:TextEquiv", PC)
     assert equiv.findtext("pc:Unicode", namespaces=PC) == TYPED
@@ -159,7 +162,7 @@ def test_export_carries_corrections_and_keeps_the_page_read(engine, tmp_path, bo
                       PC).text == " ".join(ocr_name.raw.split())
 
     # ALTO: the same, with a processing step of its own that the corrected line points to.
-    adoc = _valid(out / "alto" / target, schemas["alto"])
+    adoc = _valid(out / "alto" / _target("alto"), schemas["alto"])
     aline = adoc.find(".//a:TextLine[@ID='r1_full_name']", AL)
     assert " ".join(s.get("CONTENT") for s in aline.findall("a:String", AL)) == TYPED
     assert aline.get("CS") == "true" and aline.get("PROCESSINGREFS") == "processing_review"
@@ -171,12 +174,12 @@ def test_export_carries_corrections_and_keeps_the_page_read(engine, tmp_path, bo
     assert adoc.find(".//a:Page", AL).get("PHYSICAL_IMG_NR") == "1"
 
     # Same database, same bytes: files left alone, a fresh folder gets identical files.
-    before = {fmt: (out / fmt / target).read_bytes() for fmt in ("alto", "page")}
+    before = {fmt: (out / fmt / _target(fmt)).read_bytes() for fmt in ("alto", "page")}
     again = export_pages(engine, out / "alto", fmt="alto", book_code=CODE)
     assert (again.written, again.unchanged) == (0, 1)
     export_pages(engine, tmp_path / "again", fmt="page")
-    assert (tmp_path / "again" / target).read_bytes() == before["page"]
-    assert (out / "alto" / target).read_bytes() == before["alto"]
+    assert (tmp_path / "again" / _target("page")).read_bytes() == before["page"]
+    assert (out / "alto" / _target("alto")).read_bytes() == before["alto"]
     assert not list((out / "alto").rglob("*.tmp"))
     with session_scope(engine) as s:
         audits = s.scalars(select(AuditEntry).where(AuditEntry.action == "export.pages")
@@ -241,7 +244,7 @@ def test_command(run, workspace, book, tmp_path):
     assert "1 trang chưa có kết quả OCR bị bỏ qua" in said
     assert "BỎ QUA sổ CLI-1 trang 2: chưa xử lý" in said
     schemas = archive_schemas()
-    _valid(out / "CLI-1" / "page-0001.xml", schemas["alto"])
+    _valid(out / "CLI-1" / "page-0001.alto.xml", schemas["alto"])
     again = run("export", "pages", out, "--format", "alto")
     assert again.exit_code == 0 and "0 tệp ghi mới, 1 tệp không đổi" in " ".join(again.output.split())
 
