@@ -15,6 +15,7 @@ _DAY_WORDS = {"ngay", "mong", "mung"}
 _MONTH_WORD = "thang"
 _YEAR_WORD = "nam"
 _MONTH_NAMES = {"gieng": 1, "gieng.": 1, "chap": 12, "tu": 4}
+_LUNAR_MONTH_NAMES = {"gieng": "Giêng", "gieng.": "Giêng", "chap": "Chạp"}
 
 # OCR reads 0 as O/o and 1 as l/I/| inside numbers. Only runs that stand alone (not inside a
 # word) and hold a real digit or sit against a date separator are repaired.
@@ -115,6 +116,7 @@ def _read_words(tokens: list[str], book_year: int | None,
     day = month = year = None
     year_digits = 4
     i, seen = 0, False
+    named = None  # "Giêng" / "Chạp": month names of the lunar calendar
 
     def number(at: int) -> tuple[int, int] | None:
         # "năm" is both "five" and "year": it is the year keyword when a number follows it.
@@ -142,6 +144,7 @@ def _read_words(tokens: list[str], book_year: int | None,
             day, i, seen = got[0], i + 1 + got[1], True
         elif token == _MONTH_WORD and month is None:
             if i + 1 < len(tokens) and tokens[i + 1] in _MONTH_NAMES:
+                named = tokens[i + 1] if tokens[i + 1] in _LUNAR_MONTH_NAMES else named
                 month, i = _MONTH_NAMES[tokens[i + 1]], i + 2
             else:
                 got = number(i + 1)
@@ -155,8 +158,9 @@ def _read_words(tokens: list[str], book_year: int | None,
                 return None, "Không đọc được năm"
             year, i, seen = got[0], i + 1 + got[1], True
             year_digits = len(tokens[i - 1]) if tokens[i - 1].isdigit() else 4
-        elif token.isdigit() and not seen and i + 1 < len(tokens) and tokens[i + 1] == _MONTH_WORD:
-            day, i = int(token), i + 1  # "12 tháng 3 năm 1968" without "ngày"
+        elif not seen and (lead := read_number(tokens, i)) is not None \
+                and i + lead[1] < len(tokens) and tokens[i + lead[1]] == _MONTH_WORD:
+            day, i = lead[0], i + lead[1]  # "12 tháng 3", "mười hai tháng ba" without "ngày"
         elif token.isdigit() and month is not None and year is None:
             year, i = int(token), i + 1  # "tháng 3/1968"
             year_digits = len(token)
@@ -171,7 +175,26 @@ def _read_words(tokens: list[str], book_year: int | None,
     year = _full_year(year, year_digits, book_year)
     if day is not None and month is None:
         return None, "Thiếu tháng"
-    return _iso(day, month, year, lunar)
+    value, note = _iso(day, month, year, lunar)
+    if named and not lunar and value is not None and note is None:
+        note = _maybe_lunar(day, month, year, _LUNAR_MONTH_NAMES[named])
+    return value, note
+
+
+def _maybe_lunar(day: int | None, month: int, year: int, name: str) -> str:
+    """Why a date with ``tháng Giêng`` / ``tháng Chạp`` and no lunar mark goes to a person.
+
+    Those names belong to the lunar calendar, but people also say them of January and
+    December: the solar reading stands (it is what the page literally says) and the note
+    gives the lunar one, converted, for the reviewer to choose.
+    """
+    if day is None:
+        return f"Tháng {name} thường là tháng âm lịch; không rõ ngày nên không quy đổi được"
+    solar = lunar_to_iso(day, month, year)
+    if solar is None:
+        return f"Tháng {name} thường là tháng âm lịch, nhưng {day}/{month}/{year} âm lịch không có thật"
+    return (f"Tháng {name} thường là tháng âm lịch: nếu {day}/{month}/{year} là âm lịch thì "
+            f"ngày dương lịch là {solar[8:10]}/{solar[5:7]}/{solar[:4]}")
 
 
 _LUNAR_MARK = re.compile(r"[(\[]?\s*(?:âm\s+lịch|\bAL\b|\bÂL\b)\s*[)\]]?", re.IGNORECASE)

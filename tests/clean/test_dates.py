@@ -17,8 +17,6 @@ from pipeline.clean.dates import parse_date
      ("ngày 12/3/1968", "1968-03-12"),
      ("Ngay 12 thang 3 nam 1968", "1968-03-12"),  # OCR lost the diacritics
      ("ngày 12, tháng 3, năm 1968.", "1968-03-12"),
-     ("tháng Giêng năm 1970", "1970-01"),
-     ("ngày 2 tháng Chạp năm 1970", "1970-12-02"),
      ("tháng tư năm 1970", "1970-04"),
      ("tháng 3 năm 1968", "1968-03"),
      ("tháng 3/1968", "1968-03"),
@@ -29,10 +27,32 @@ from pipeline.clean.dates import parse_date
      ("29/2/1968", "1968-02-29"),
      ("ngày mười lăm tháng năm năm một nghìn chín trăm sáu mươi tám", "1968-05-15"),
      ("ngày năm tháng mười năm 1968", "1968-10-05"),
-     ("ngày hai mươi mốt tháng mười hai năm 1975", "1975-12-21")],
+     ("ngày hai mươi mốt tháng mười hai năm 1975", "1975-12-21"),
+     ("mười hai tháng ba năm một nghìn chín trăm sáu mươi tám", "1968-03-12"),  # no "ngày"
+     ("hai mươi tháng mười năm 1970", "1970-10-20")],
 )
 def test_written_styles(raw, iso):
     assert parse_date(raw) == (iso, None)
+
+
+@pytest.mark.parametrize(
+    "raw, iso, note",
+    [("tháng Giêng năm 1970", "1970-01",
+      "Tháng Giêng thường là tháng âm lịch; không rõ ngày nên không quy đổi được"),
+     ("ngày 2 tháng Chạp năm 1970", "1970-12-02",
+      "Tháng Chạp thường là tháng âm lịch: nếu 2/12/1970 là âm lịch thì ngày dương lịch là 29/12/1970"),
+     ("mồng 5 tháng Giêng năm 1968", "1968-01-05",
+      "Tháng Giêng thường là tháng âm lịch: nếu 5/1/1968 là âm lịch thì ngày dương lịch là 02/02/1968")],
+)
+def test_lunar_month_names_keep_the_solar_reading_for_a_person_to_check(raw, iso, note):
+    """Giêng and Chạp name lunar months, yet people say them of January and December too:
+    the value is the page's literal reading, the note (which sends it to review) the other."""
+    assert parse_date(raw) == (iso, note)
+
+
+def test_lunar_month_name_with_a_lunar_mark_is_converted_without_doubt():
+    assert parse_date("mồng 5 tháng Giêng năm 1968 âm lịch") == (
+        "1968-02-02", "Ngày âm lịch 5/1/1968, đã quy đổi sang dương lịch")
 
 
 @pytest.mark.parametrize(
