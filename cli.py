@@ -359,6 +359,118 @@ def review_import(
         raise typer.Exit(1)
 
 
+@export_app.command("national")
+def export_national(
+    out_dir: Path = typer.Argument(..., help="Thư mục nộp; mỗi lần xuất là một thư mục con <mã lô>."),
+    book: Optional[str] = typer.Option(None, "--book", help="Chỉ xuất sổ này (mã sổ)."),
+    sign: Optional[Path] = typer.Option(
+        None, "--sign", help="Tệp chứng thư số PKCS#12 (.p12/.pfx) để ký manifest.json (chữ ký CMS tách rời, "
+                             "manifest.json.p7s). Mật khẩu: biến HOTICH_SIGN_PASSWORD, nếu không có thì hỏi."),
+    as_user: Optional[str] = typer.Option(
+        None, "--as", help="Người xuất: phải là người dùng có vai trò admin (quản trị). Bỏ trống: ghi là "
+                           "cli:<tài khoản hệ điều hành> (người ngồi tại máy chủ trung tâm)."),
+):
+    """Xuất bản ghi đã phê duyệt cho CSDL hộ tịch điện tử: mỗi sổ <sổ>.xlsx và <sổ>.zip (một PDF màu mỗi đăng ký), cùng manifest.json (mã băm SHA-256 mọi tệp).
+
+    Chỉ xuất bản ghi mới hoặc đã thay đổi kể từ lần xuất trước; mỗi lần xuất được ghi vào cơ sở dữ liệu và nhật ký.
+
+    Chỉ quản trị (admin) được xuất: --as TÊN phải là admin; không có --as thì người xuất là tài khoản hệ điều hành đang chạy lệnh (cli:<tên>), người ngồi tại máy chủ trung tâm.
+
+    Lần xuất bị dừng giữa chừng không được ghi nhận; chạy lại cùng lệnh để xuất lại.
+    """
+    import os
+
+    from pipeline.export.national import NOTHING_NEW, export_national as run_export, resolve_exporter
+    from pipeline.export.signing import load_signer
+    from pipeline.storage.db import session_scope
+
+    db = _ready_db()
+    with session_scope(db) as session:
+        actor = resolve_exporter(session, as_user)
+    signer = None
+    if sign is not None:
+        password = os.environ.get("HOTICH_SIGN_PASSWORD")
+        if password is None:
+            password = typer.prompt("Mật khẩu tệp chứng thư", hide_input=True, default="", show_default=False)
+        signer = load_signer(sign, password)
+    with _progress() as progress:
+        task = progress.add_task("Xuất bản ghi (PDF)", total=None)
+        outcome = run_export(db, get_settings(), out_dir, actor=actor, book_code=book, signer=signer,
+                             on_start=lambda total: progress.update(task, total=total),
+                             on_entry=lambda: progress.advance(task))
+    for line in outcome.skipped[:20]:
+        err_console.print(f"[yellow]BỎ QUA[/yellow] {line}", soft_wrap=True)
+    if len(outcome.skipped) > 20:
+        err_console.print(f"... và {len(outcome.skipped) - 20} bản ghi khác bị bỏ qua")
+    if outcome.batch_key is None:
+        console.print(f"Không xuất gì: {NOTHING_NEW} kể từ lần xuất trước "
+                      f"({outcome.unchanged} bản ghi đã xuất, không đổi).")
+    else:
+        for b in outcome.books:
+            if b.files:
+                console.print(f"Sổ {b.book_code}: {b.new} mới, {b.changed} thay đổi → {', '.join(b.files)}")
+        console.print(f"Lô {outcome.batch_key}: đã xuất {outcome.exported} bản ghi ({outcome.new} mới, "
+                      f"{outcome.changed} thay đổi; {outcome.unchanged} không đổi không xuất lại)"
+                      + (f", đã ký ({outcome.signer})" if outcome.signed else "") + ".")
+        console.print(f"Thư mục: {outcome.folder}", soft_wrap=True)
+        console.print(f"Kiểm tra: hotich export verify {outcome.folder}", soft_wrap=True)
+    if outcome.skipped:
+        console.print(f"{len(outcome.skipped)} bản ghi bị bỏ qua (không đọc được ảnh quét); "
+                      "sửa rồi chạy lại cùng lệnh để xuất chúng.")
+        raise typer.Exit(1)
+
+
+@export_app.command("verify")
+def export_verify(
+    out_dir: Path = typer.Argument(..., help="Thư mục một lô (có manifest.json) hoặc thư mục nộp chứa các lô."),
+    ca_file: Optional[Path] = typer.Option(
+        None, "--ca", help="Chứng thư gốc (PEM) để kiểm tra cả chuỗi chứng thư của người ký."),
+):
+    """Kiểm tra gói xuất: mã băm SHA-256 của từng tệp theo manifest.json và chữ ký (openssl cms -verify)."""
+    from pipeline.export.national import verify_export
+
+    checks = verify_export(out_dir, ca_file=ca_file)
+    signature_words = {"valid": "chữ ký hợp lệ", "invalid": "chữ ký KHÔNG hợp lệ", "absent": "không có chữ ký"}
+    for check in checks:
+        for problem in check.problems:
+            err_console.print(f"[red]LỖI[/red] {check.folder.name}: {problem}", soft_wrap=True)
+        chain = " (chưa kiểm tra chuỗi chứng thư)" if check.signature == "valid" and ca_file is None else ""
+        console.print(f"Lô {check.batch_id or check.folder.name}: {check.files_ok} tệp khớp mã băm, "
+                      f"{len(check.problems)} lỗi; {signature_words[check.signature]}{chain}.")
+    bad = [c for c in checks if not c.ok]
+    if bad:
+        console.print(f"Gói xuất KHÔNG toàn vẹn: {len(bad)}/{len(checks)} lô có lỗi.")
+        raise typer.Exit(1)
+    console.print(f"Gói xuất toàn vẹn: {len(checks)} lô.")
+
+
+@export_app.command("pages")
+def export_pages(
+    out_dir: Path = typer.Argument(..., help="Thư mục ghi XML (mỗi sổ một thư mục con, mỗi trang page-NNNN.xml)."),
+    book: Optional[str] = typer.Option(None, "--book", help="Chỉ xuất sổ này."),
+    fmt: str = typer.Option(..., "--format", help="alto (ALTO 4.4) hoặc page (PAGE 2019-07-15)."),
+):
+    """Xuất kết quả OCR của từng trang dưới dạng ALTO hoặc PAGE XML (có giá trị đã sửa) cho hệ thống lưu trữ."""
+    from pipeline.export.pages import check_format
+    from pipeline.export.pages import export_pages as run_export
+
+    fmt = check_format(fmt)
+    db = _ready_db()
+    with _progress() as progress:
+        task = progress.add_task(f"Xuất {fmt.upper()} XML", total=None)
+
+        def on_page(book_code: str, page_no: int, reason: str | None) -> None:
+            if reason:
+                progress.console.print(f"[yellow]BỎ QUA[/yellow] sổ {book_code} trang {page_no}: {reason}")
+            progress.advance(task)
+
+        summary = run_export(db, out_dir, fmt=fmt, book_code=book,
+                             on_start=lambda total: progress.update(task, total=total), on_page=on_page)
+    console.print(f"Xong: {summary.written} tệp ghi mới, {summary.unchanged} tệp không đổi "
+                  f"({summary.books} sổ, {summary.corrected_fields} trường đã sửa); "
+                  f"{len(summary.skipped)} trang chưa có kết quả OCR bị bỏ qua. Thư mục: {out_dir}")
+
+
 @app.command()
 def search(
     query: Optional[str] = typer.Argument(
@@ -413,28 +525,58 @@ def search(
 
 @app.command()
 def status():
-    """Tiến độ từng quyển sổ: trang, bản ghi, liên kết, lỗi."""
-    from pipeline.status import book_statuses
+    """Tiến độ theo tỉnh, huyện, xã và quyển sổ: trang, bản ghi, đối chiếu, trường, lỗi (như `hotich report`)."""
+    from rich.markup import escape
 
-    books = book_statuses(_ready_db())
-    if not books:
+    from pipeline.report.figures import AreaFigures, collect_figures, format_count as n, format_share
+
+    figures = collect_figures(_ready_db(), timeline=False, confidence=False)
+    if not figures.books:
         console.print("Chưa có sổ nào. Dùng `hotich ingest` để nhập sổ.")
         return
-    table = Table(title="Tiến độ số hóa")
+    rows = [("  " * depth + item.label, item.counts, "bold") if isinstance(item, AreaFigures)
+            else ("  " * depth + item.book_code, item, None) for depth, item in figures.rows()]
+    if len(figures.provinces) > 1:
+        rows.append(("Tổng cộng", figures.totals, "bold"))
     # The book code is what every other command takes: never truncate it.
-    table.add_column("Sổ", no_wrap=True, min_width=max(len(b.book_code) for b in books))
-    for column in ("Loại", "Năm", "Trang", "Xong", "Lỗi", "Chờ", "Bản ghi", "Cần duyệt", "Liên kết"):
-        table.add_column(column, justify="right" if column != "Loại" else "left")
-    for b in books:
-        table.add_row(b.book_code, b.book_type, b.year, str(b.pages), str(b.pages_done), str(b.pages_failed),
-                      str(b.pages_pending), str(b.records), str(b.records_by_status.get("needs_review", 0)),
-                      str(b.linked))
-    console.print(table)
-    for b in books:
+    width = max(len(label) for label, _, _ in rows)
+    pages = Table(title="Tiến độ số hóa")
+    pages.add_column("Đơn vị / Sổ", no_wrap=True, min_width=width)
+    for column in ("Trang", "Xong", "Lỗi", "Chờ", "Bản ghi", "Chờ duyệt", "Phê duyệt", "Đã xuất"):
+        pages.add_column(column, justify="right")
+    quality = Table(title="Đối chiếu dân cư, trường và số đăng ký")
+    quality.add_column("Đơn vị / Sổ", no_wrap=True, min_width=width)
+    for column in ("Khớp dân cư", "Tự động", "Xác nhận", "Sửa", "Nghi ngờ", "Số thiếu", "Số lặp"):
+        quality.add_column(column, justify="right")
+    for label, c, style in rows:
+        pages.add_row(label, n(c.pages), n(c.pages_done), n(c.pages_failed), n(c.pages_pending),
+                      n(c.records), n(c.waiting), n(c.approved), n(c.exported), style=style)
+        quality.add_row(label, format_share(c.match_rate), n(c.fields_auto), n(c.fields_confirmed),
+                        n(c.fields_corrected), n(c.fields_doubtful), n(c.numbers_missing),
+                        n(c.number_repeats), style=style)
+    console.print(pages)
+    console.print(quality)
+    for b in figures.books:
         for failure in b.failures:
-            console.print(f"[red]{b.book_code}[/red] {failure}")
+            console.print(f"[red]{escape(b.book_code)}[/red] {escape(failure)}")
         for finding in b.numbering:
-            console.print(f"[yellow]{b.book_code}[/yellow] {finding}")
+            console.print(f"[yellow]{escape(b.book_code)}[/yellow] {escape(finding)}")
+
+
+@app.command()
+def report(out: Path = typer.Argument(..., metavar="OUT.html", help="Tệp HTML cần ghi, ví dụ bao-cao.html.")):
+    """Báo cáo tiến độ thành một tệp HTML độc lập (không cần mạng): số liệu theo tỉnh, huyện,
+    xã, quyển sổ; trang lỗi; số đăng ký bị thiếu; biểu đồ tiến độ và độ tin cậy OCR."""
+    from pipeline.errors import BadInput
+    from pipeline.report.render import write_report
+
+    if out.exists() and out.is_dir():
+        raise BadInput(f"{out} là một thư mục", hint="cho tên tệp, ví dụ bao-cao.html")
+    with console.status("Đang tổng hợp số liệu và vẽ biểu đồ…"):
+        figures = write_report(_ready_db(), out)
+    t = figures.totals
+    console.print(f"Đã ghi báo cáo: {out} ({len(figures.books)} sổ, {t.pages} trang, {t.records} bản ghi).",
+                  soft_wrap=True)
 
 
 @app.command()
