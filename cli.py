@@ -230,6 +230,53 @@ def match(book: Optional[str] = typer.Option(None, "--book", help="Chỉ đối 
         console.print(f"Mô hình đối chiếu của lần chạy: {summary.model_file}")
 
 
+@records_app.command("import")
+def records_import(
+    file: Path = typer.Argument(..., help="Tệp CSV hoặc XLSX, tên cột chuẩn (như `records export`)."),
+    book_type: str = typer.Option(..., "--book-type", help="Loại sổ: birth (khai sinh), marriage (kết hôn), death (khai tử)."),
+    book_id: Optional[str] = typer.Option(None, "--book-id", help="Mã sổ (tự tạo từ xã, huyện, tỉnh, năm, quyển nếu bỏ trống)."),
+    commune: Optional[str] = typer.Option(None, "--commune", help="Xã / phường / thị trấn (khi tạo sổ mới)."),
+    district: Optional[str] = typer.Option(None, "--district", help="Huyện / quận / thị xã (khi tạo sổ mới)."),
+    province: Optional[str] = typer.Option(None, "--province", help="Tỉnh / thành phố (khi tạo sổ mới)."),
+    year: Optional[str] = typer.Option(None, "--year", help="Năm của sổ (1978) hoặc khoảng năm (1976-1980)."),
+    volume: Optional[str] = typer.Option(None, "--volume", help="Quyển số."),
+    encoding: Optional[str] = typer.Option(
+        None, "--encoding", help="Bảng mã, khi không muốn tự nhận: utf-8, cp1258, tcvn3, vni, viscii."),
+):
+    """Nhập bản ghi do xã đã đánh máy (CSV / XLSX); sau đó đối chiếu, duyệt, xuất như bản ghi OCR.
+
+    Cột record_id được giữ nguyên và xuất lại; nhập lại cùng tệp không thay đổi gì, ô đã sửa
+    thành phiên bản mới, trừ trường người duyệt đã sửa (giữ giá trị của người duyệt).
+    """
+    from pipeline.errors import BadInput
+    from pipeline.ingest import BookInfo
+    from pipeline.match.encodings import describe
+    from pipeline.records_import import import_records
+
+    if encoding and encoding not in ("utf-8", "utf-8-sig", "cp1258", "tcvn3", "vni", "viscii"):
+        raise BadInput(f"--encoding '{encoding}' không hợp lệ",
+                       hint="dùng một trong utf-8, cp1258, tcvn3, vni, viscii")
+    info = BookInfo("", commune or "", district or "", province or "", year or "", volume or "", book_id)
+    db = _ready_db()
+    with _progress() as progress:
+        task = progress.add_task("Nhập bản ghi", total=None)
+        outcome = import_records(db, file, book_type=book_type, book=info, encoding=encoding,
+                                 on_start=lambda total: progress.update(task, total=total),
+                                 on_row=lambda: progress.advance(task))
+    console.print(f"Sổ {outcome.book_code}; bảng mã: {describe(outcome.encoding)}")
+    if outcome.ignored_columns:
+        err_console.print(f"[cyan]Bỏ qua cột không biết[/cyan]: {', '.join(outcome.ignored_columns)}", soft_wrap=True)
+    for kind, lines, colour in (("Bỏ qua", outcome.errors, "yellow"), ("Xung đột", outcome.conflicts, "red"),
+                                ("Lưu ý", outcome.notices, "cyan")):
+        for line in lines[:20]:
+            err_console.print(f"[{colour}]{kind}[/{colour}] {line}", soft_wrap=True)
+        if len(lines) > 20:
+            err_console.print(f"... và {len(lines) - 20} dòng khác")
+    console.print(f"Đã nhập {outcome.inserted + outcome.updated} bản ghi ({outcome.inserted} mới, "
+                  f"{outcome.updated} cập nhật), {outcome.unchanged} không đổi, {outcome.error_count} dòng lỗi, "
+                  f"{len(outcome.conflicts)} xung đột.")
+
+
 @records_app.command("export")
 def records_export(
     file: Path = typer.Argument(..., help="Tệp .csv hoặc .xlsx."),

@@ -11,14 +11,12 @@ people in place (only the columns it has).
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import re
-from collections import deque
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
@@ -26,21 +24,19 @@ from sqlalchemy.engine import Engine
 from pipeline.clean import folded_key, name_key, parse_date
 from pipeline.clean.fields import normalize_sex
 from pipeline.clean.names import normalize_name
-from pipeline.errors import BadInput, UnreadableFile
-from pipeline.match import encodings
+from pipeline.errors import BadInput
 from pipeline.storage.audit import audit
 from pipeline.storage.db import session_scope
 from pipeline.storage.models import Citizen
+from pipeline.tables import cell_text as _cell_text
+from pipeline.tables import open_table
 
 COLUMNS = ["citizen_id", "full_name", "sex", "birth_date", "birth_place", "father_name", "mother_name"]
 REQUIRED = ["citizen_id", "full_name"]
 CHUNK_ROWS = 20_000
 MAX_REPORTED_ERRORS = 1000
 SAMPLE_BYTES = 256 * 1024  # enough rows to tell encodings apart, read once
-SAMPLE_ROWS = 2000  # XLSX: rows whose text decides whether cells are font-encoded
-MAX_RECORD_LINES = 10  # a quoted CSV field may span lines; more than this is an unclosed quote
 SELECT_BATCH = 900  # ids per IN (...) query: under every SQLite's host-parameter limit
-XLSX_SUFFIXES = (".xlsx", ".xlsm")
 
 # Official province codes (the first three digits of a citizen_id), Nghị định 137/2015/NĐ-CP
 # and Thông tư 59/2021/TT-BCA.
@@ -93,138 +89,11 @@ def parse_mapping(pairs: list[str]) -> dict[str, str]:
     return mapping
 
 
-# --- reading ----------------------------------------------------------------------------------
-
-Record = tuple[int, "list[object] | str"]  # (line, cells) or (line, why the line is broken)
-
-
-def _detect_csv_encoding(path: Path) -> str:
-    """Encoding name of a CSV file, or a one-line error naming the file."""
-    with path.open("rb") as fh:
-        sample = fh.read(SAMPLE_BYTES + 1)
-    final = len(sample) <= SAMPLE_BYTES
-    try:
-        return encodings.detect(sample[:SAMPLE_BYTES], final=final).name
-    except encodings.UnknownEncoding:
-        raise UnreadableFile(
-            f"{path.name}: không nhận ra bảng mã (đã thử UTF-8, TCVN3, VNI, CP1258, VISCII)",
-            hint="lưu lại tệp dưới dạng CSV UTF-8, hoặc chỉ rõ bằng --encoding",
-        ) from None
-
-
-def _split_csv(text: str, delimiter: str) -> list[str] | None:
-    """Fields of one record, or None while a quoted field is still open."""
-    try:
-        return next(csv.reader([text], delimiter=delimiter, strict=True), [])
-    except csv.Error as exc:
-        if "unexpected end of data" in str(exc):
-            return None
-        return next(csv.reader([text], delimiter=delimiter), [])  # a stray quote: keep as text
-
-
-def _csv_records(lines: Iterable[str], delimiter: str) -> Iterator[Record]:
-    """Records of a CSV text, each with the line it starts on; never reads past a bad quote.
-
-    The csv module would let one unclosed quote swallow the rest of the file into a single
-    field. Here a record may span at most ``MAX_RECORD_LINES`` lines; past that its first line
-    is reported broken and the lines after it are read again as records of their own.
-    """
-    numbered = enumerate(lines, 1)
-    pending: deque[tuple[int, str]] = deque()
-    while (item := pending.popleft() if pending else next(numbered, None)) is not None:
-        line, text = item[0], item[1].rstrip("\r\n")
-        if not text.strip():
-            continue
-        if '"' not in text:
-            yield line, text.split(delimiter)
-            continue
-        taken: list[tuple[int, str]] = []
-        while (fields := _split_csv(text, delimiter)) is None:
-            more = pending.popleft() if pending else next(numbered, None)
-            if more is None or len(taken) + 1 >= MAX_RECORD_LINES:
-                if more is not None:
-                    taken.append(more)
-                yield line, "dấu ngoặc kép (\") không được đóng"
-                pending.extendleft(reversed(taken))
-                break
-            taken.append(more)
-            text += "\n" + more[1].rstrip("\r\n")
-        else:
-            yield line, fields
-
-
-def _delimiter(header: str) -> str:
-    """``,`` unless the header has more ``;`` or tabs (Excel in a Vietnamese locale writes ``;``)."""
-    return max((",", ";", "\t"), key=header.count)
-
-
-def _read_csv(path: Path, encoding: str) -> Iterator[Record]:
-    with path.open(encoding=encodings.codec(encoding), errors="replace", newline="") as fh:
-        first = fh.readline()
-        delimiter = _delimiter(first)
-        yield from _csv_records(_chain([first], fh), delimiter)
-
-
-def _chain(head: list[str], rest: Iterable[str]) -> Iterator[str]:
-    yield from head
-    yield from rest
-
-
-def _read_xlsx(path: Path) -> Iterator[Record]:
-    """Rows of the first sheet, streamed (openpyxl read-only mode keeps memory flat)."""
-    import openpyxl
-
-    try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for a bad file
-        raise UnreadableFile(f"{path.name}: tệp Excel hỏng, không đọc được") from exc
-    try:
-        for line, row in enumerate(book.worksheets[0].iter_rows(values_only=True), 1):
-            if any(v not in (None, "") for v in row):
-                yield line, list(row)
-    finally:
-        book.close()
-
-
-def _xlsx_encoding(sample: list[Record]) -> str:
-    """``xlsx`` or ``xlsx:<repair>`` when the cells hold font-encoded text (.VnTime, VNI)."""
-    text = "\n".join(str(v) for _, cells in sample if isinstance(cells, list) for v in cells if isinstance(v, str))
-    return encodings.detect_repair(text, "xlsx").name
-
-
-def _open(path: Path, encoding: str | None) -> tuple[str, Iterator[Record]]:
-    """The encoding name and the records of a population file."""
-    if path.suffix.lower() in XLSX_SUFFIXES:
-        records = _read_xlsx(path)
-        sample = [r for _, r in zip(range(SAMPLE_ROWS), records)]
-        if encoding:  # cells are Unicode already: only a font encoding can be forced
-            name = f"xlsx:{encoding}" if encoding in encodings.REPAIRS else "xlsx"
-        else:
-            name = _xlsx_encoding(sample)
-        return name, _chain(sample, records)
-    name = encoding or _detect_csv_encoding(path)
-    return name, _read_csv(path, name)
-
-
-def _cell_text(value: object) -> str:
-    """A cell as text: Excel numbers without ``.0``, dates as ISO."""
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, dt.datetime):
-        return value.date().isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return str(value)
-
-
 # --- checking ---------------------------------------------------------------------------------
 
-def _columns(header: list[object], mapping: dict[str, str], path: Path) -> list[str | None]:
+def _columns(header: list[str], mapping: dict[str, str], path: Path) -> list[str | None]:
     """Canonical field of each column (None: ignored); refuses a header without the required ones."""
-    names = [mapping.get(_cell_text(h).strip().lstrip("\ufeff"), _cell_text(h).strip().lstrip("\ufeff"))
-             for h in header]
+    names = [mapping.get(h, h) for h in header]
     missing = [c for c in REQUIRED if c not in names]
     if missing:
         raise BadInput(f"{path.name}: thiếu cột {', '.join(missing)} (dòng tiêu đề)",
@@ -337,25 +206,17 @@ def import_population(
     (998, 'tcvn3', ['dan_cu.csv dòng 7: số định danh không phải 12 chữ số'])
     """
     path = Path(path)
-    if not path.is_file():
-        raise UnreadableFile(f"{path}: không tìm thấy tệp")
-    name, records = _open(path, encoding)
+    table = open_table(path, encoding, sample_bytes=SAMPLE_BYTES)
+    name = table.encoding
     outcome = PopulationImport(file=path.name, encoding=name)
-    header = next(records, None)
-    if header is None or isinstance(header[1], str):
-        raise BadInput(f"{path.name}: không có dòng tiêu đề", hint="dòng đầu phải là tên các cột")
-    fix = encodings.text_fixer(name)
-    columns = _columns([fix(h) if isinstance(h, str) else h for h in header[1]], mapping or {}, path)
+    columns = _columns(table.header, mapping or {}, path)
     fields = [f for c in columns if c for f in _FEEDS.get(c, ())]
-    pad = path.suffix.lower() in XLSX_SUFFIXES  # Excel drops empty cells at a row's end
     first_line: dict[int, int] = {}  # citizen_id → line of its first occurrence in this file
     chunk: dict[str, dict] = {}
     reported = 0
-    for line, cells in records:
+    for line, cells in table.rows:
         outcome.rows += 1
-        if pad and isinstance(cells, list):
-            cells = cells + [None] * (len(columns) - len(cells))
-        clean = _row(line, cells, columns, fix, outcome)
+        clean = _row(line, cells, columns, outcome)
         if clean is None:
             continue
         first = first_line.setdefault(int(clean["citizen_id"]), line)
@@ -381,7 +242,7 @@ def import_population(
 
 
 def _row(line: int, cells: list[object] | str, columns: list[str | None],
-         fix: Callable[[str], str], outcome: PopulationImport) -> dict[str, object] | None:
+         outcome: PopulationImport) -> dict[str, object] | None:
     """A checked row ready to store, or None after reporting why it was skipped."""
     if isinstance(cells, str):
         outcome.skip(line, cells)
@@ -390,7 +251,7 @@ def _row(line: int, cells: list[object] | str, columns: list[str | None],
     if len(cells) < len(columns) or any(_cell_text(v).strip() for v in extra):
         outcome.skip(line, f"có {len(cells)} trường, dòng tiêu đề có {len(columns)} cột")
         return None
-    row = {c: (fix(v) if isinstance(v, str) else v) for c, v in zip(columns, cells) if c}
+    row = {c: v for c, v in zip(columns, cells) if c}
     clean, error, warnings = _clean_row(row)
     if error:
         outcome.skip(line, error)
