@@ -43,6 +43,7 @@ from pipeline.export.entry_pdf import entry_image, entry_pdf, render_scan_page
 from pipeline.export.layout import Layout, format_value, load_layout
 from pipeline.export.records import LINKED
 from pipeline.export.signing import Signer, verify_signature
+from pipeline.ingest import sha256_of
 from pipeline.review.auth import get_user, require_role
 from pipeline.settings import Settings
 from pipeline.storage.audit import audit
@@ -276,14 +277,6 @@ def plan_export(db: Engine, *, book_code: str | None = None) -> tuple[list[BookP
     return plans, based_on
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _zip_time(when: datetime) -> tuple[int, int, int, int, int, int]:
     when = when.astimezone(timezone.utc)
     return (max(1980, when.year), when.month, when.day, when.hour, when.minute, when.second)
@@ -453,7 +446,7 @@ def build_manifest(batch_key: str, now: datetime, actor: str, books: list[BookOu
     for book in books:
         for name in book.files:
             path = folder / name
-            files.append({"name": name, "sha256": _sha256(path), "size": path.stat().st_size})
+            files.append({"name": name, "sha256": sha256_of(path), "size": path.stat().st_size})
     return {
         "format": MANIFEST_FORMAT,
         "format_version": MANIFEST_FORMAT_VERSION,
@@ -508,7 +501,7 @@ def _check_batch(folder: Path, ca_file: Path | None) -> BatchCheck:
             check.problems.append(f"{name or '(trống)'}: tên tệp không hợp lệ trong manifest")
         elif not path.is_file():
             check.problems.append(f"{name}: thiếu tệp")
-        elif path.stat().st_size != item.get("size") or _sha256(path) != item.get("sha256"):
+        elif path.stat().st_size != item.get("size") or sha256_of(path) != item.get("sha256"):
             check.problems.append(f"{name}: mã SHA-256 không khớp (tệp đã bị sửa)")
         else:
             check.files_ok += 1
