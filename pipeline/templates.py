@@ -1,16 +1,20 @@
 """Book layout templates: data files under data/templates/, selectable by name.
 
-A new template is a new JSON file; no code change. The form layout lists the printed lines of
-one entry, each with its labels in reading order; the ledger layout lists the ruled columns.
+A template says what a register holds, not where: its fields, the printed labels (form) or
+column headers (ledger) each field goes by, with the variants used by different provinces and
+decades, and each field's kind. Readers find the labels on the page wherever the printing put
+them; a new printing needs at most a new label variant, as data. Where labels stand on the
+classic printings is the sample generator's business (data/samplegen/printings/).
 """
 
 from __future__ import annotations
 
 import json
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline.errors import TemplateNotFound
 from pipeline.paths import TEMPLATES_DIR
@@ -18,48 +22,60 @@ from pipeline.paths import TEMPLATES_DIR
 FieldKind = Literal["text", "name", "sex", "date", "age", "place"]
 
 
-class FormLabel(BaseModel):
-    field: str
-    label: str = Field(description="Exact printed text of the label, NFC.")
-    kind: FieldKind = "text"
+class TemplateField(BaseModel):
+    """One field of an entry and the printed words that announce it."""
 
-
-class LedgerColumn(BaseModel):
     field: str
-    header: str
     kind: FieldKind = "text"
-    width: float = Field(description="Share of the table's width, for the generator.")
+    labels: list[str] = Field(
+        min_length=1,
+        description="Printed label (form, usually ending in ':') or column header (ledger), "
+                    "NFC; the most common printing first, then the variants.")
+    of: str | None = Field(
+        None, description="For a label printed for several fields (`Tuổi:` after each "
+                          "parent, `Dân tộc:` for each spouse): the field whose label comes "
+                          "before it in the same entry.")
+
+    @property
+    def label(self) -> str:
+        """The label of the most common printing, for people (review screen, reports)."""
+        return self.labels[0]
 
 
 class Template(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
     name: str
     version: int
     book_type: Literal["birth", "marriage", "death"]
     layout: Literal["form", "ledger"]
     title: str
-    entries_per_page: int
-    lines: list[list[FormLabel]] = Field(default_factory=list)
-    columns: list[LedgerColumn] = Field(default_factory=list)
+    entries_per_page: int = Field(description="Usual entries per page; pages may hold fewer.")
+    specs: list[TemplateField] = Field(alias="fields")
     required: list[str] = Field(
         default_factory=list,
         description="Fields every entry of such a book has; an empty one is sent to review.")
+    starts_entry: str = Field(
+        "registration_no", description="The field whose label opens an entry on a form.")
 
     @property
     def fields(self) -> list[str]:
-        """Field names in reading order."""
-        if self.layout == "form":
-            return [label.field for line in self.lines for label in line]
-        return [column.field for column in self.columns]
+        """Field names in the register's usual order."""
+        return [spec.field for spec in self.specs]
 
-    def kind_of(self, field: str) -> FieldKind:
-        for line in self.lines:
-            for label in line:
-                if label.field == field:
-                    return label.kind
-        for column in self.columns:
-            if column.field == field:
-                return column.kind
-        raise KeyError(field)
+    @cached_property
+    def _by_field(self) -> dict[str, TemplateField]:
+        return {spec.field: spec for spec in self.specs}
+
+    def spec(self, field: str) -> TemplateField:
+        return self._by_field[field]
+
+    def kind_of(self, field: str):
+        return self._by_field[field].kind
+
+    def label_of(self, field: str) -> str:
+        """The field's usual printed label, without its colon."""
+        return self._by_field[field].label.rstrip(":").strip()
 
 
 def available_templates(directory: Path = TEMPLATES_DIR) -> list[str]:

@@ -85,13 +85,8 @@ class RecordScreen:
 def field_label(template: Template, name: str) -> str:
     if name in FIELD_LABELS:
         return FIELD_LABELS[name]
-    for line in template.lines:
-        for label in line:
-            if label.field == name:
-                return label.label.rstrip(":").strip()
-    for column in template.columns:
-        if column.field == name:
-            return column.header
+    if name in template.fields:
+        return template.label_of(name)
     return name
 
 

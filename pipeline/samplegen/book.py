@@ -11,11 +11,13 @@ from PIL import Image
 
 from pipeline.errors import BadInput
 from pipeline.samplegen.content import draw_book_context, draw_entry, pick
-from pipeline.samplegen.degrade import DPI, LEVELS, degrade_page, transform_box
+from pipeline.samplegen.capture import PointMapper, capture_page, parse_capture
+from pipeline.samplegen.degrade import LEVELS
 from pipeline.samplegen.fonts import HAND_FONTS, LABEL_FONT, TITLE_FONT, TYPEWRITER_FONTS
+from pipeline.samplegen.printing import parse_printing, printing_dict
 from pipeline.samplegen.registers import draw_death_entry, draw_marriage_entry
 from pipeline.samplegen.render import (Hand, ValueWriter, render_form_page,
-                                       render_ledger_page)
+                                       render_ledger_page, write_margin_note)
 from pipeline.samplegen.stamp import stamp_page
 from pipeline.samplegen.truth import GENERATOR_VERSION, BookTruth, TruthField, TruthRecord
 from pipeline.templates import load_template
@@ -39,6 +41,11 @@ class BookSpec:
     ``stamps``: the commune's red seal over some entries of some aged (moderate, heavy) pages;
     clean pages never have one. ``stamps=False`` gives the same book without them, pixel for
     pixel, for measuring what a seal costs.
+
+    ``printing``: ``"classic"`` (the layout the sample books always had) or ``"random:<n>"``,
+    the n-th invented printing of the template (the same layout whatever the seed, so a
+    benchmark can hold printings out by number). ``capture``: ``"flatbed"`` (the ageing
+    level's dpi), ``"flatbed:<dpi>"`` (200–400) or ``"phone"`` (a photo on a table).
     """
 
     seed: int
@@ -52,6 +59,8 @@ class BookSpec:
     year: int | None = None
     volume: int | str | None = None
     stamps: bool = True
+    printing: str = "classic"
+    capture: str = "flatbed"
 
 
 def _rng(spec: BookSpec, *stream: int) -> np.random.Generator:
@@ -72,13 +81,26 @@ def _writer(spec: BookSpec, layout_cfg: dict, dpi: int) -> ValueWriter:
     return ValueWriter("hand", font, layout_cfg["hand_pt"] * dpi / 72, _rng(spec, 3), hand=hand)
 
 
-def _stamp_params(stamp, matrix: np.ndarray | None) -> dict:
-    """A seal as truth.json records it: where it landed on the final (degraded) page."""
+def _stamp_params(stamp, mapper: PointMapper) -> dict:
+    """A seal as truth.json records it: where it landed on the final (captured) page."""
     cx, cy = stamp.center
-    if matrix is not None:
-        cx, cy = matrix @ np.array([cx, cy, 1.0])
+    if mapper.curl is not None or mapper.homography is not None:
+        cx, cy = mapper([[cx, cy]])[0]
+    elif mapper.affine is not None:
+        cx, cy = mapper.affine @ np.array([cx, cy, 1.0])
     return {"row": stamp.row, "center": [round(float(cx), 1), round(float(cy), 1)],
             "radius": round(stamp.radius, 1), "ink": list(stamp.ink)}
+
+
+def _margin_note(spec: BookSpec, printing, img: Image.Image, page_no: int, layout: str,
+                 dpi: int, year: int) -> dict | None:
+    """Maybe a clerk's note in this page's margin (its own stream: it moves nothing else)."""
+    if printing.margin_note_p <= 0:
+        return None
+    rng = _rng(spec, 6, page_no)
+    if rng.random() >= printing.margin_note_p:
+        return None
+    return write_margin_note(img, rng, layout, dpi, pick(rng, HAND_FONTS), int(year))
 
 
 def _save_pdf(images: list[Image.Image], path: Path, dpi: int) -> None:
@@ -107,7 +129,9 @@ def generate_book(spec: BookSpec, out_dir: Path) -> BookTruth:
     if spec.pages < 1:
         raise BadInput(f"Số trang phải ≥ 1: {spec.pages}")
     template = load_template(spec.template)
-    dpi = DPI[spec.degradation]
+    capture, dpi = parse_capture(spec.capture, spec.degradation)
+    printing = parse_printing(template, spec.printing)
+    per_page = printing.entries_per_page or template.entries_per_page
     layout_cfg = lexicon("layout")[template.layout]
     out_dir = Path(out_dir)
     (out_dir / "pages").mkdir(parents=True, exist_ok=True)
@@ -128,24 +152,25 @@ def generate_book(spec: BookSpec, out_dir: Path) -> BookTruth:
     ditto_rng = _rng(spec, 4)
 
     timings = []
-    cleans, placed_pages = [], []
+    cleans, placed_pages, notes = [], [], []
     previous = None
     for page_no in range(1, spec.pages + 1):
         t0 = time.process_time()
         entries = []
-        for _ in range(template.entries_per_page):
+        for _ in range(per_page):
             previous = draw(ctx, content_rng, previous)
             entries.append(previous)
         if template.layout == "form":
-            img, placed = render_form_page(template, book, entries, page_no, dpi, writer)
+            img, placed = render_form_page(template, book, entries, page_no, dpi, writer, printing)
         else:
             img, placed = render_ledger_page(template, book, entries, page_no, dpi, writer,
-                                             ditto_rng)
+                                             ditto_rng, printing)
+        notes.append(_margin_note(spec, printing, img, page_no, template.layout, dpi, ctx.year))
         cleans.append(img)
         placed_pages.append((entries, placed))
         timings.append(time.process_time() - t0)
 
-    pages, records, finals, params = [], [], [], []
+    pages, records, finals, params, captures, note_truth = [], [], [], [], [], []
     for i, (img, (entries, placed)) in enumerate(zip(cleans, placed_pages)):
         page_no = i + 1
         t0 = time.process_time()
@@ -155,21 +180,27 @@ def generate_book(spec: BookSpec, out_dir: Path) -> BookTruth:
         if spec.stamps and spec.degradation != "clean":
             img, stamps = stamp_page(img, _rng(spec, 5, page_no), template.layout,
                                      template.fields, placed, book, dpi)
-        result = degrade_page(img, spec.degradation, _rng(spec, 2, page_no), reverse, boxes)
-        final = result.image
+        if notes[i]:
+            boxes.append(tuple(notes[i]["box"]))
+        final, mapper, cap = capture_page(img, capture, _rng(spec, 2, page_no), boxes,
+                                          spec.degradation, reverse)
+        aged = cap.pop("ageing")
         w, h = final.size
+        page_dpi = round(dpi * cap["scale"]) if "scale" in cap else dpi
         rel = f"pages/page-{page_no:03d}.png"
-        final.save(out_dir / rel, "PNG", compress_level=PNG_COMPRESS, dpi=(dpi, dpi))
+        final.save(out_dir / rel, "PNG", compress_level=PNG_COMPRESS, dpi=(page_dpi, page_dpi))
         finals.append(final)
         if stamps:
-            result.params["stamps"] = [_stamp_params(s, result.matrix) for s in stamps]
-        params.append(result.params)
-        pages.append({"page": page_no, "image": rel, "width": w, "height": h, "dpi": dpi})
+            aged["stamps"] = [_stamp_params(s, mapper) for s in stamps]
+        params.append(aged)
+        captures.append(cap)
+        note_truth.append(notes[i] and {"text": notes[i]["text"], "box": mapper.box(notes[i]["box"])})
+        pages.append({"page": page_no, "image": rel, "width": w, "height": h, "dpi": page_dpi})
         for row, (entry, cell) in enumerate(zip(entries, placed), start=1):
             fields = {
                 f: TruthField(text=cell[f][0] if f in cell else "",
                               value=cell[f][1] if f in cell else None,
-                              box=transform_box(cell[f][2], result.matrix, w, h) if f in cell else None)
+                              box=mapper.box(cell[f][2]) if f in cell else None)
                 for f in template.fields
             }
             records.append(TruthRecord(page=page_no, row=row, record_key=f"p{page_no:03d}-r{row:02d}",
@@ -179,8 +210,12 @@ def generate_book(spec: BookSpec, out_dir: Path) -> BookTruth:
     _save_pdf(finals, out_dir / "book.pdf", dpi)
     truth = BookTruth(book=book, pages=pages, records=records, generator={
         "name": "pipeline.samplegen", "version": GENERATOR_VERSION, "spec": asdict(spec),
-        "fonts": {"labels": LABEL_FONT, "title": TITLE_FONT, "values": writer.font_name},
+        "fonts": {"labels": printing.label_font or LABEL_FONT, "title": TITLE_FONT,
+                  "values": writer.font_name},
         "degradation": params,
+        "printing": printing_dict(printing),
+        "capture": captures,
+        "margin_notes": note_truth,
     })
     (out_dir / "truth.json").write_text(truth.to_json(), encoding="utf-8")
     # CPU seconds per page (render + ageing + PNG), for benchmarks; not in truth.json because it

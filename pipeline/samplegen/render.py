@@ -10,6 +10,7 @@ from PIL import Image, ImageDraw
 
 from pipeline.samplegen.content import lexicon
 from pipeline.samplegen.fonts import LABEL_FONT, TITLE_FONT, load_font
+from pipeline.samplegen.printing import Printing
 from pipeline.templates import Template
 
 Box = tuple[int, int, int, int]
@@ -190,81 +191,211 @@ def _blank_page(layout: str, cfg: dict[str, Any], template: Template, book: dict
     return g, img, draw, g.mm(left), g.width - g.mm(right), body_top, body_bottom
 
 
+def _leader(draw: ImageDraw.ImageDraw, x0: float, x1: float, y: float, g: PageGeometry,
+            printing: Printing) -> None:
+    """What a value is written on: dotted leaders, a plain rule, or bare paper."""
+    if x1 <= x0:
+        return
+    if printing.leaders:
+        _draw_dots(draw, x0, x1, y, g)
+    elif printing.underline:
+        draw.line((x0, y + g.mm(0.6), x1, y + g.mm(0.6)), fill=PRINT_INK, width=max(1, g.dpi // 200))
+
+
+def _line_rows(line, printing: Printing) -> int:
+    """Printed rows a line of labels takes: the label row, a value row when labels stand above
+    their values, and a continuation row for a long value."""
+    return (2 if printing.label_above else 1) + max(lab.span for lab in line) - 1
+
+
+def _label_starts(line, template: Template, x0: float, x1: float, split: dict) -> list[float]:
+    if all(lab.at is None for lab in line[1:]) and line[0].at in (None, 0.0):
+        starts = [x0]
+        for label in line[1:]:  # the classic rule: a second label at a fixed share of the line
+            starts.append(x0 + (x1 - x0) * split.get(template.kind_of(label.field), split["default"]))
+        return starts
+    return [x0 + (x1 - x0) * (lab.at or 0.0) for lab in line]
+
+
+def _write_value(img, writer: ValueWriter, text: str, x: float, baseline: float, avail: float,
+                 more: tuple[float, float, float] | None, mm) -> Box | None:
+    """Write one value from ``x``; shrink it to fit, or, with ``more`` = (x, baseline, width) of
+    a continuation line, let a long value run onto that line as a clerk would."""
+    if not text:
+        return None
+    if more is not None and writer.width(text) > avail:
+        words = text.split(" ")
+        k = 0
+        while k < len(words) and writer.width(" ".join(words[:k + 1])) <= avail:
+            k += 1
+        head, rest = " ".join(words[:k]), " ".join(words[k:])
+        scale = min(1.0, more[2] / max(1.0, writer.width(rest)))
+        boxes = [writer.write(img, x, baseline - mm(1.0), head)] if head else []
+        boxes.append(writer.write(img, more[0], more[1] - mm(1.0), rest, scale))
+        return union(boxes)
+    scale = min(1.0, avail / max(1.0, writer.width(text)))
+    return writer.write(img, x, baseline - mm(1.0), text, scale)
+
+
+def _form_line(img, draw, g: PageGeometry, template: Template, printing: Printing, line,
+               fields: dict, writer: ValueWriter, lfont, x0: float, x1: float, top: float,
+               pitch: float, split: dict) -> dict[str, tuple[str, str | None, Box | None]]:
+    """Labels of one printed line and their values; returns what was written where."""
+    space = lfont.getlength(" ")
+    baseline = top + 0.8 * pitch
+    starts = _label_starts(line, template, x0, x1, split)
+    ends = starts[1:] + [x1]
+    vrow = baseline + pitch if printing.label_above else baseline
+    placed = {}
+    for label, sx, ex in zip(line, starts, ends):
+        draw.text((sx, baseline), label.label, font=lfont, fill=PRINT_INK, anchor="ls")
+        if printing.label_above:
+            dots_from, value_x = sx, sx + space * 0.8
+        else:
+            dots_from = sx + lfont.getlength(label.label) + space * 0.6
+            value_x = dots_from + space * 0.8
+        dots_to = ex - space * 1.5
+        _leader(draw, dots_from, dots_to, vrow, g, printing)
+        more = None
+        if label.span > 1:
+            cont = vrow + pitch
+            _leader(draw, x0, x1 - space * 1.5, cont, g, printing)
+            more = (x0 + space * 0.8, cont, x1 - space * 1.5 - x0 - space * 0.8)
+        text, value = fields.get(label.field, ("", None))
+        avail = dots_to - dots_from - space
+        if printing.label_above:
+            avail = dots_to - value_x
+        box = _write_value(img, writer, text, value_x, vrow, avail, more, g.mm)
+        placed[label.field] = (text, value, box)
+    return placed
+
+
 def render_form_page(template: Template, book: dict[str, Any], entries: list[dict[str, Any]],
-                     page_no: int, dpi: int, writer: ValueWriter
+                     page_no: int, dpi: int, writer: ValueWriter, printing: Printing
                      ) -> tuple[Image.Image, list[dict[str, tuple[str, str | None, Box | None]]]]:
-    """One form page: header, then ``entries`` as label + dotted line + value blocks."""
+    """One form page: header, then ``entries`` as label + leader + value blocks, the labels
+    where ``printing`` puts them (beside or above their values, one to three a line)."""
     cfg = lexicon("layout")["form"]
     g, img, draw, x0, x1, body_top, body_bottom = _blank_page("form", cfg, template, book, page_no, dpi)
     draw.line((x0, body_top - g.mm(3), x1, body_top - g.mm(3)), fill=PRINT_INK, width=max(2, dpi // 100))
-    n = template.entries_per_page
+    n = printing.entries_per_page or template.entries_per_page
     entry_h = (body_bottom - body_top) / n
-    pitch = (entry_h - g.mm(cfg["entry_gap_mm"])) / len(template.lines)
-    lfont = load_font(LABEL_FONT, g.pt(cfg["label_pt"]))
-    space = lfont.getlength(" ")
-    split = cfg["second_label_at"]
+    rows = [_line_rows(line, printing) for line in printing.lines]
+    pitch = (entry_h - g.mm(cfg["entry_gap_mm"])) / sum(rows)
+    lfont = load_font(printing.label_font or LABEL_FONT, g.pt(printing.label_pt or cfg["label_pt"]))
     results = []
     for i, entry in enumerate(entries):
-        fields = entry["fields"]
         placed: dict[str, tuple[str, str | None, Box | None]] = {}
         ey = body_top + i * entry_h
-        for li, line in enumerate(template.lines):
-            baseline = ey + (li + 0.8) * pitch
-            starts = [x0]
-            for label in line[1:]:
-                starts.append(x0 + (x1 - x0) * split.get(label.kind, split["default"]))
-            ends = starts[1:] + [x1]
-            for label, sx, ex in zip(line, starts, ends):
-                draw.text((sx, baseline), label.label, font=lfont, fill=PRINT_INK, anchor="ls")
-                dots_from = sx + lfont.getlength(label.label) + space * 0.6
-                dots_to = ex - space * 1.5
-                _draw_dots(draw, dots_from, dots_to, baseline, g)
-                text, value = fields.get(label.field, ("", None))
-                avail = dots_to - dots_from - space
-                scale = min(1.0, avail / max(1.0, writer.width(text))) if text else 1.0
-                box = writer.write(img, dots_from + space * 0.8, baseline - g.mm(1.0), text, scale)
-                placed[label.field] = (text, value, box)
-        if i < n - 1:
+        row = 0
+        for line, r in zip(printing.lines, rows):
+            placed.update(_form_line(img, draw, g, template, printing, line, entry["fields"],
+                                     writer, lfont, x0, x1, ey + row * pitch, pitch,
+                                     cfg["second_label_at"]))
+            row += r
+        if i < n - 1 and printing.separators:
             ry = ey + entry_h - g.mm(cfg["entry_gap_mm"]) * 0.45
             draw.line((x0, ry, x1, ry), fill=PRINT_INK, width=max(1, dpi // 150))
         results.append(placed)
     return img, results
 
 
+FAINT_INK = (165, 165, 170)
+
+
+def _rule(draw: ImageDraw.ImageDraw, a: tuple[float, float], b: tuple[float, float], width: int,
+          printing: Printing, rng: np.random.Generator) -> None:
+    """One table rule as the printing draws it: solid, faint, or broken by gaps."""
+    if printing.ruled == "faint":
+        draw.line((*a, *b), fill=FAINT_INK, width=max(1, width // 2))
+        return
+    if printing.ruled != "broken":
+        draw.line((*a, *b), fill=PRINT_INK, width=width)
+        return
+    length = float(np.hypot(b[0] - a[0], b[1] - a[1]))
+    t = 0.0
+    while t < length:
+        run = float(rng.uniform(0.05, 0.3)) * length
+        t1 = min(length, t + run)
+        p0 = (a[0] + (b[0] - a[0]) * t / length, a[1] + (b[1] - a[1]) * t / length)
+        p1 = (a[0] + (b[0] - a[0]) * t1 / length, a[1] + (b[1] - a[1]) * t1 / length)
+        draw.line((*p0, *p1), fill=PRINT_INK, width=width)
+        t = t1 + float(rng.uniform(0.01, 0.06)) * length
+
+
+def _ledger_rules(draw, xs: list[float], t_top: float, t_bottom: float, head_h: float,
+                  n: int, row_h: float, width: int, printing: Printing, page_no: int) -> None:
+    """The table's ruling: a full grid, only the header band, faint, broken, or none at all."""
+    if printing.ruled == "none":
+        return
+    rng = np.random.default_rng([page_no, len(xs), n])  # gaps of a broken rule
+    x0, x1 = xs[0], xs[-1]
+    bottom = t_top + head_h if printing.ruled == "header" else t_bottom
+    for x in xs:
+        _rule(draw, (x, t_top), (x, bottom), width, printing, rng)
+    last = 1 if printing.ruled == "header" else n + 1
+    for k in range(last):
+        y = t_top + head_h + k * row_h
+        _rule(draw, (x0, y), (x1, y), width, printing, rng)
+    _rule(draw, (x0, t_top), (x1, t_top), width, printing, rng)
+
+
+def _ledger_headers(draw, printing: Printing, xs: list[float], t_top: float, head_h: float,
+                    g: PageGeometry, cfg: dict) -> None:
+    """Column headers, centred, on two lines when too wide (or when the printer chose to)."""
+    pt = printing.label_pt or cfg["label_pt"]
+    hfont = load_font(printing.label_font or TITLE_FONT, g.pt(pt))
+    pad = g.mm(cfg["cell_pad_mm"])
+    for c, cx0, cx1 in zip(printing.columns, xs, xs[1:]):
+        words = c.header.split(" ")
+        lines = [c.header]
+        if (c.two_lines or hfont.getlength(c.header) > cx1 - cx0 - 2 * pad) and len(words) > 1:
+            cut = (len(words) + 1) // 2
+            lines = [" ".join(words[:cut]), " ".join(words[cut:])]
+        widest = max(hfont.getlength(ln) for ln in lines)
+        font = hfont
+        if printing.fit_headers and widest > cx1 - cx0 - pad:  # one long word: set it smaller
+            font = load_font(printing.label_font or TITLE_FONT,
+                             max(6, int(g.pt(pt) * (cx1 - cx0 - pad) / widest)))
+        lh = g.pt(pt) * 1.15
+        y = t_top + head_h / 2 - lh * (len(lines) - 1) / 2 + lh * 0.35
+        for ln in lines:
+            draw.text(((cx0 + cx1) / 2, y), ln, font=font, fill=PRINT_INK, anchor="ms")
+            y += lh
+
+
+def _fit_cell(writer: ValueWriter, text: str, width: float, row_h: float
+              ) -> tuple[list[str], float]:
+    """Lines and scale of a value in a ledger cell. A tall row takes two lines as is; a
+    crowded page (up to 15 rows) writes two smaller lines when that beats one tiny line."""
+    fit = row_h / (2.6 * writer.size)
+    if fit >= 1:
+        return wrap(writer, text, width)
+    one = wrap(writer, text, width, 1)
+    two = wrap(writer, text, width, 2)
+    two = (two[0], min(two[1], fit)) if len(two[0]) > 1 else two
+    return two if two[1] > one[1] else one
+
+
 def render_ledger_page(template: Template, book: dict[str, Any], entries: list[dict[str, Any]],
-                       page_no: int, dpi: int, writer: ValueWriter, rng: np.random.Generator
-                       ) -> tuple[Image.Image, list[dict[str, tuple[str, str | None, Box | None]]]]:
-    """One ledger page: header, ruled table, one entry per row, dittos where a clerk would."""
+                       page_no: int, dpi: int, writer: ValueWriter, rng: np.random.Generator,
+                       printing: Printing) -> tuple[Image.Image, list[dict[str, tuple[str, str | None, Box | None]]]]:
+    """One ledger page: header, table ruled as the printing says, one entry per row, dittos
+    where a clerk would."""
     lay = lexicon("layout")
     cfg = lay["ledger"]
     g, img, draw, x0, x1, t_top, t_bottom = _blank_page("ledger", cfg, template, book, page_no, dpi)
     head_h = g.mm(cfg["header_row_mm"])
-    n = template.entries_per_page
+    n = printing.entries_per_page or template.entries_per_page
     row_h = (t_bottom - t_top - head_h) / n
-    total = sum(c.width for c in template.columns)
+    total = sum(c.width for c in printing.columns)
     xs = [x0]
-    for c in template.columns:
+    for c in printing.columns:
         xs.append(xs[-1] + (x1 - x0) * c.width / total)
-    rule = max(2, dpi // 120)
-    for x in xs:
-        draw.line((x, t_top, x, t_bottom), fill=PRINT_INK, width=rule)
-    for k in range(n + 1):
-        y = t_top + head_h + k * row_h
-        draw.line((x0, y, x1, y), fill=PRINT_INK, width=rule)
-    draw.line((x0, t_top, x1, t_top), fill=PRINT_INK, width=rule)
-    hfont = load_font(TITLE_FONT, g.pt(cfg["label_pt"]))
+    _ledger_rules(draw, xs, t_top, t_bottom, head_h, n, row_h, max(2, dpi // 120), printing,
+                  page_no)
+    _ledger_headers(draw, printing, xs, t_top, head_h, g, cfg)
     pad = g.mm(cfg["cell_pad_mm"])
-    for c, cx0, cx1 in zip(template.columns, xs, xs[1:]):
-        words = c.header.split(" ")
-        lines = [c.header]
-        if hfont.getlength(c.header) > cx1 - cx0 - 2 * pad and len(words) > 1:
-            cut = (len(words) + 1) // 2
-            lines = [" ".join(words[:cut]), " ".join(words[cut:])]
-        lh = g.pt(cfg["label_pt"]) * 1.15
-        y = t_top + head_h / 2 - lh * (len(lines) - 1) / 2 + lh * 0.35
-        for ln in lines:
-            draw.text(((cx0 + cx1) / 2, y), ln, font=hfont, fill=PRINT_INK, anchor="ms")
-            y += lh
     dittos = lay["ditto"]
     ditto_word = dittos[int(rng.integers(len(dittos)))]
     results = []
@@ -273,13 +404,13 @@ def render_ledger_page(template: Template, book: dict[str, Any], entries: list[d
         fields = dict(entry["fields"])
         ry = t_top + head_h + r * row_h
         placed = {}
-        for c, cx0, cx1 in zip(template.columns, xs, xs[1:]):
+        for c, cx0, cx1 in zip(printing.columns, xs, xs[1:]):
             text, value = fields.get(c.field, ("", None))
-            if (previous is not None and c.kind in ("place", "name") and text
+            if (previous is not None and template.kind_of(c.field) in ("place", "name") and text
                     and previous[c.field][1] == value and rng.random() < 0.7):
                 text = ditto_word  # the value stays the resolved one from the row above
             avail = cx1 - cx0 - 2 * pad
-            lines, scale = wrap(writer, text, avail) if text else ([], 1.0)
+            lines, scale = _fit_cell(writer, text, avail, row_h) if text else ([], 1.0)
             lh = writer.size * scale * 1.25
             base = ry + row_h / 2 - lh * (len(lines) - 1) / 2 + writer.size * scale * 0.35
             boxes = []
@@ -290,3 +421,44 @@ def render_ledger_page(template: Template, book: dict[str, Any], entries: list[d
         previous = {f: (t, v) for f, (t, v, _) in placed.items()}
         results.append(placed)
     return img, results
+
+
+#: What a clerk later writes in a margin: copies issued, corrections made. Not an entry.
+MARGIN_NOTES = ("đã cấp bản sao", "đã cấp bản sao ngày {d}/{m}/{y}", "đã cải chính",
+                "cải chính ngày {d}/{m}/{y}", "đã ghi chú", "cấp lại giấy khai sinh",
+                "xem trang sau", "đã đối chiếu")
+
+
+def write_margin_note(img: Image.Image, rng: np.random.Generator, layout: str, dpi: int,
+                      font_name: str, year: int) -> dict[str, Any]:
+    """A short hand-written note in the page's margin (left margin of a form, written upwards;
+    bottom margin of a ledger), so readers learn that not every writing is an entry.
+
+    Returns ``{"text", "box"}`` with the box on the clean page.
+    """
+    cfg = lexicon("layout")[layout]
+    g = page_geometry(layout, dpi)
+    text = MARGIN_NOTES[int(rng.integers(len(MARGIN_NOTES)))].format(
+        d=int(rng.integers(1, 29)), m=int(rng.integers(1, 13)),
+        y=year + int(rng.integers(1, 15)))
+    font = load_font(font_name, g.pt(float(rng.uniform(10, 13))))
+    w, h = int(font.getlength(text)) + 8, int(font.size * 1.6)
+    mask = Image.new("L", (w, h), 0)
+    ImageDraw.Draw(mask).text((4, h * 0.7), text, font=font, fill=255, anchor="ls")
+    left, top, right, bottom = cfg["margin_mm"]
+    if layout == "form":
+        mask = mask.rotate(90 + float(rng.uniform(-4, 4)), expand=True,
+                           resample=Image.Resampling.BICUBIC)
+        x = int(g.mm(left) / 2 - mask.width / 2)
+        y = int(rng.uniform(g.mm(top + cfg["header_mm"]), max(g.mm(top + cfg["header_mm"]) + 1,
+                                                               g.height - g.mm(bottom) - mask.height)))
+    else:
+        mask = mask.rotate(float(rng.uniform(-3, 3)), expand=True, resample=Image.Resampling.BICUBIC)
+        x = int(rng.uniform(0.6, 0.95) * g.width - mask.width)
+        y = int(g.height - g.mm(bottom) * 0.5 - mask.height / 2)
+    x, y = max(0, x), max(0, y)
+    ink = ((22, 38, 120), (52, 30, 105), (150, 30, 40))[int(rng.integers(3))]
+    img.paste(ink, (x, y), mask)
+    bb = mask.getbbox()
+    box = [x + bb[0], y + bb[1], x + bb[2], y + bb[3]] if bb else None
+    return {"text": text, "box": box}

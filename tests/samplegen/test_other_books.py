@@ -16,6 +16,7 @@ from rapidfuzz import fuzz
 
 from pipeline.samplegen import BookSpec, BookTruth, generate_book, generate_population
 from pipeline.samplegen.content import capitalise_name, given_names, lexicon
+from pipeline.samplegen.printing import classic_printing
 from pipeline.templates import available_templates, load_template
 
 NEW = ["marriage_form", "marriage_ledger", "death_form", "death_ledger"]
@@ -50,16 +51,24 @@ def test_template_loads_with_its_fields_in_order(name):
     assert (t.name, t.book_type, t.layout, t.entries_per_page, t.title) == (
         name, book_type, layout, per_page, title)
     assert t.fields == fields
+    printing = classic_printing(name)
     if layout == "ledger":
-        headers = [c.header for c in t.columns]
+        headers = [c.header for c in printing.columns]
         assert len(set(headers)) == len(headers), headers
-        assert sum(c.width for c in t.columns) == pytest.approx(1.0, abs=0.02)
+        assert sum(c.width for c in printing.columns) == pytest.approx(1.0, abs=0.02)
         assert headers[0] == "Số" and headers[-1] == "Ghi chú"
+        # the first header variant of each field is the classic printing's
+        assert headers == [t.spec(f).labels[0] for f in t.fields]
     else:
         # Repeated labels (Dân tộc:, Nơi thường trú: ...) sit on separate lines per person.
-        for line in t.lines:
+        for line in printing.lines:
             assert len({lab.label for lab in line}) == len(line)
-        assert t.lines[0][0].label == "Số:"
+        assert printing.lines[0][0].label == "Số:"
+        # a label printed for two people says whose it is
+        for spec in t.specs:
+            shared = [o for o in t.specs if set(o.labels) & set(spec.labels)]
+            if len(shared) > 1:
+                assert spec.of in t.fields, spec.field
     for f in fields:
         kind = t.kind_of(f)
         if f.endswith("birth") or f.endswith("_date"):
