@@ -44,6 +44,23 @@ class ExtractedRecord:
 
 
 @dataclass
+class LayoutFit:
+    """How well a page's printing was understood, as the reader saw it.
+
+    ``score`` is 1 when every label (form) or column header (ledger) of the template was found
+    where the entries' structure says it should be, and falls with each one missing, each
+    entry that had to be guessed and each line that fits no label; ``problems`` says what, in
+    Vietnamese, one item each, for the page's ``needs_attention`` reason.
+    """
+
+    score: float = 1.0
+    entries: int = 0  # entries the reader found on the page
+    labels_expected: int = 0  # labels / headers the template says the found entries have
+    labels_found: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
 class PageResult:
     page_id: int
     records: list[ExtractedRecord] = field(default_factory=list)
@@ -53,3 +70,7 @@ class PageResult:
     seconds: float = 0.0
     width: int | None = None  # of the rendered image that boxes refer to
     height: int | None = None
+    #: why the page cannot be ``done`` although it was read (no entry, fewer entries than its
+    #: registration numbers imply, labels not found, a poor fit): Vietnamese, one line
+    attention: str | None = None
+    fit: LayoutFit | None = None

@@ -1,138 +1,71 @@
-"""Form layout: find the printed labels of each entry and read the value written after each."""
+"""Form layout: find the printed labels wherever they stand, and read the value each announces.
+
+The page's own OCR finds the labels (``form_labels``), their recurrence splits them into
+entries (``form_entries``), and each value is taken by geometry from its label: to the right
+of it up to the next label on the line, or, when nothing is written there and the line below
+holds writing under it, below it (printings that put the label above its value); a value of
+text may run onto the next lines. Values are read again in one stacked engine call, with
+numbers read a second time by the numbers engine.
+"""
 
 from __future__ import annotations
 
-import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 from rapidfuzz import fuzz
 
 from pipeline.ocr.engine import OcrEngine
-from pipeline.ocr.regions import (
-    Line, estimate_slant, field_value, group_lines, is_numeric_field, merge_number_read, read_region,
-    read_regions, union,
+from pipeline.ocr.form_entries import Entry, group_entries, predict_missing
+from pipeline.ocr.form_labels import (
+    RESCUE_MIN_SCORE, LabelHit, _good_enough, find_labels_in_line, label_box, label_key,
+    label_variants, loose_match_at, match_at,
 )
-from pipeline.templates import FormLabel, Template
-from pipeline.types import Box, ExtractedRecord, FieldValue, OcrWord
+from pipeline.ocr.regions import (
+    Line, clean_text, estimate_slant, field_value, group_lines, is_numeric_field,
+    merge_number_read, read_regions, union,
+)
+from pipeline.templates import Template
+from pipeline.types import Box, ExtractedRecord, FieldValue, LayoutFit, OcrWord
 
-LABEL_MIN_SCORE = 72.0  # rapidfuzz ratio (0..100) for a possibly damaged printed label
 CONTINUED_KINDS = {"text", "place", "name"}  # values that may run onto a second line
+CONTINUATION_PITCH = 1.45  # a continuation line starts within this many line pitches
+PREDICTED_CONFIDENCE = 0.5  # a value whose label was placed, not read, is never auto-accepted
 
 
 @dataclass
-class LabelHit:
-    label: FormLabel
-    box: Box
-    score: float
+class PageLines:
+    """The page's visual lines and the labels found on each."""
 
+    lines: list[Line]
+    hits: list[list[LabelHit]]
+    pitch: float
+    right: int
 
-@dataclass
-class FormLine:
-    """A visual line identified as one printed line of the template."""
+    def label_line(self, i: int) -> bool:
+        return bool(self.hits[i])
 
-    line: Line
-    template_line: int
-    hits: list[LabelHit]
-    continuations: list[Line] = field(default_factory=list)
-
-
-def _key(text: str) -> str:
-    return "".join(unicodedata.normalize("NFC", text).casefold().split())
-
-
-def _match_at(words: list[OcrWord], start: int, label: str) -> tuple[float, int]:
-    """Best (score, word count) for ``label`` starting at word ``start``.
-
-    Tesseract may merge ("Nơisinh:") or split label words, so word counts around the label's
-    own are tried; a last word ending in ':' is the printed label's end and earns a bonus.
-    """
-    target = _key(label)
-    n = len(label.split())
-    best = (0.0, 0)
-    for k in range(max(1, n - 2), n + 2):
-        if start + k > len(words):
-            break
-        parts = [w.text for w in words[start:start + k]]
-        colon = parts[-1].find(":")
-        if 0 <= colon < len(parts[-1]) - 1:
-            parts[-1] = parts[-1][:colon + 1]  # value glued to the label: "cha:,Nguyễn"
-        text = _key("".join(parts))
-        score = fuzz.ratio(text, target)
-        if target.endswith(":") and text.endswith(":"):
-            score += 3
-        if score > best[0]:
-            best = (score, k)
-    return best
-
-
-def _classify(line: Line, template: Template, expected: int) -> FormLine | None:
-    """Which template line this visual line is, judged by its first label; None if none."""
-    best: tuple[float, int, int] = (0.0, -1, 0)
-    for index, labels in enumerate(template.lines):
-        score, k = _match_at(line.words, 0, labels[0].label)
-        if index == expected:
-            score += 4  # entries are printed in template order
-        elif 0 < index < expected:
-            score -= 12  # going back means a new entry, which starts at line 0
-        if score > best[0]:
-            best = (score, index, k)
-    score, index, k = best
-    if index < 0 or score < LABEL_MIN_SCORE:
+    def line_at(self, box: Box) -> int | None:
+        """The visual line whose band holds the centre of ``box``."""
+        cy = (box[1] + box[3]) / 2
+        for i, line in enumerate(self.lines):
+            y0, y1 = line.box[1], line.box[3]
+            if y0 <= cy <= y1:
+                return i
         return None
-    words = line.words
-    hits = [LabelHit(template.lines[index][0], _label_box(words[:k]), score)]
-    pos = k
-    for label in template.lines[index][1:]:
-        found: tuple[float, int, int] = (0.0, -1, 0)
-        for start in range(pos + 1, len(words)):
-            s, kk = _match_at(words, start, label.label)
-            if s > found[0]:
-                found = (s, start, kk)
-        s, start, kk = found
-        if start >= 0 and s >= LABEL_MIN_SCORE:
-            hits.append(LabelHit(label, _label_box(words[start:start + kk]), s))
-            pos = start + kk
-    return FormLine(line, index, hits)
 
 
-def _label_box(words: list[OcrWord]) -> Box:
-    """Box of a label's words; when the engine glued the value to the colon ("tịch:Việt"),
-    the box ends at the colon, estimated from the character share."""
-    box = union([w.box for w in words])
-    last = words[-1]
-    colon = last.text.find(":")
-    if 0 <= colon < len(last.text) - 1:
-        # Just after the colon, less half a character: a leftover ':' is stripped later, a
-        # clipped first letter of the value would be lost.
-        char = (last.box[2] - last.box[0]) / len(last.text)
-        x1 = last.box[0] + int((colon + 0.5) * char)
-        box = (box[0], box[1], x1, box[3])
-    return box
+@dataclass
+class Plan:
+    """Where one field's value is to be read."""
 
-
-def find_entries(words: list[OcrWord], template: Template) -> list[list[FormLine]]:
-    """Group the page's lines into entries; an entry starts at its first printed line (`Số:`),
-    or, when that line is unreadable, wherever the template order starts over."""
-    entries: list[list[FormLine]] = []
-    lines = group_lines(words)
-    pitch = _line_pitch(lines)
-    last_line: FormLine | None = None
-    for line in lines:
-        expected = (last_line.template_line + 1) if last_line else 0
-        form_line = _classify(line, template, expected % len(template.lines))
-        if form_line is None:
-            if last_line is not None and _is_continuation(last_line, line, pitch):
-                last_line.continuations.append(line)
-            continue
-        if not entries or form_line.template_line == 0 or (
-            last_line is not None and form_line.template_line <= last_line.template_line
-        ):
-            entries.append([])
-        entries[-1].append(form_line)
-        last_line = form_line
-    return entries
+    row: int
+    field: str
+    label: str  # the label text, to strip if it leaks into the value
+    parts: list[Box]
+    predicted: bool = False
+    missed: tuple[tuple[str, str], ...] = ()  # (field, label) that may hide inside the value
 
 
 def _line_pitch(lines: list[Line]) -> float:
@@ -143,219 +76,334 @@ def _line_pitch(lines: list[Line]) -> float:
     return float(np.median(gaps)) if len(gaps) else 80.0
 
 
-def _is_continuation(prev: FormLine, line: Line, pitch: float) -> bool:
-    kind = prev.hits[-1].label.kind
-    last = prev.continuations[-1] if prev.continuations else prev.line
-    return kind in CONTINUED_KINDS and line.box[1] - last.box[1] <= 1.4 * pitch
+def find_page_labels(words: list[OcrWord], template: Template) -> PageLines:
+    lines = group_lines(words)
+    variants = label_variants(template)
+    hits = [find_labels_in_line(line, i, variants) for i, line in enumerate(lines)]
+    right = max((w.box[2] for w in words), default=0) + 10
+    return PageLines(lines, hits, _line_pitch(lines), right)
 
 
-def recover_missing_lines(
-    entries: list[list[FormLine]], template: Template, engine: OcrEngine, image: np.ndarray,
-    left: int, right: int,
-) -> None:
-    """Find template lines the page read skipped (Tesseract's page mode drops a line now and
-    then): the line's place is interpolated from its neighbours in the entry, that strip is
-    read again on its own, and if its label still does not match, the label positions of the
-    same line in another entry are used. Entries are changed in place."""
-    n = len(template.lines)
-    reference: dict[int, FormLine] = {}
+def _next_label_x(page: PageLines, box: Box, entries: list[Entry]) -> int:
+    """Left edge of the next label to the right of ``box`` on its row, found or placed."""
+    y0, y1 = box[1], box[3]
+    xs = []
+    for line_hits in page.hits:
+        for h in line_hits:
+            cy = (h.box[1] + h.box[3]) / 2
+            if y0 <= cy <= y1 and h.box[0] > box[2] - 4:
+                xs.append(h.box[0])
     for entry in entries:
-        for fl in entry:
-            if len(fl.hits) == len(template.lines[fl.template_line]):
-                reference.setdefault(fl.template_line, fl)
-    for index, entry in enumerate(entries):
-        found = {fl.template_line: fl for fl in entry}
-        if len(found) < 2:
-            continue
-        known = sorted(found)
-        centre = {k: (found[k].line.box[1] + found[k].line.box[3]) / 2 for k in known}
-        pitch = (centre[known[-1]] - centre[known[0]]) / max(1, known[-1] - known[0])
-        height = int(np.median([found[k].line.height for k in known]))
-        for k in range(0, min(n, known[-1] + 2)):
-            if k in found or pitch <= 0:
-                continue
-            before = max((j for j in known if j < k), default=known[0])
-            cy = centre[before] + (k - before) * pitch
-            if k < known[0] and index > 0 and entries[index - 1]:
-                if cy - 0.5 * pitch < entries[index - 1][-1].line.box[3]:
-                    continue  # no room above: that line belongs to the entry before
-            y0, y1 = int(cy - 0.75 * height), int(cy + 0.75 * height)
-            words = read_region(engine, image, (left - 10, y0, right, y1), psm=7)
-            form_line = _classify(Line(words), template, k) if words else None
-            if form_line is None or form_line.template_line != k:
-                ref = reference.get(k)
-                if ref is None:
-                    continue
-                dy = int(cy - (ref.line.box[1] + ref.line.box[3]) / 2)
-                hits = [LabelHit(h.label, _shift(h.box, dy), 0.0) for h in ref.hits]
-                form_line = FormLine(Line([OcrWord("", 0.0, _shift(ref.line.box, dy))]), k, hits)
-            entry.append(form_line)
-            found[k] = form_line
-        entry.sort(key=lambda fl: fl.template_line)
+        for pbox in entry.predicted.values():
+            cy = (pbox[1] + pbox[3]) / 2
+            if y0 <= cy <= y1 and pbox[0] > box[2] - 4:
+                xs.append(pbox[0])
+    return min(xs) - 6 if xs else page.right
 
 
-def drop_label_line_continuations(entries: list[list[FormLine]]) -> None:
-    """Forget 'continuation' lines that turned out to be printed lines of the template.
-
-    A line whose label the page read missed (a seal over "Ngày đăng ký:") first looks like
-    the previous value running on; once ``recover_missing_lines`` has found it, reading it
-    also as part of the previous value would append the label and its value there
-    ("Lê Văn Cử (cha) Ngày đăng ký: 19/1/1963"). Entries are changed in place.
-    """
-    label_lines = [fl.line.box for entry in entries for fl in entry]
-    for entry in entries:
-        for fl in entry:
-            fl.continuations = [c for c in fl.continuations
-                                if not any(_same_row(c.box, b) for b in label_lines)]
+def _words_in(line: Line, x0: int, x1: int, skip: list[LabelHit]) -> list[OcrWord]:
+    used = {id(w) for h in skip for w in line.words[h.first_word:h.first_word + h.words]}
+    return [w for w in line.words if id(w) not in used and x0 <= (w.box[0] + w.box[2]) / 2 <= x1
+            and clean_text(w.text)]
 
 
-def _same_row(a: Box, b: Box) -> bool:
-    """Two line boxes on one row: their centres lie within each other's height."""
-    ca, cb = (a[1] + a[3]) / 2, (b[1] + b[3]) / 2
-    return b[1] <= ca <= b[3] or a[1] <= cb <= a[3]
+def _value_parts(page: PageLines, entries: list[Entry], box: Box, kind: str,
+                 consumed: dict[int, int]) -> list[Box]:
+    """Regions holding the value of the label at ``box``: beside it, else under it, plus the
+    lines it runs onto. Lines taken as values go into ``consumed`` (line → its label line)."""
+    line = page.line_at(box)
+    x1 = _next_label_x(page, box, entries)
+    if line is None:  # a placed label on a line the page read lost: read where it would be
+        y0, y1 = box[1], box[3]
+        pad = max(8, int(0.6 * (y1 - y0)))  # a placed box is a guess: values are taller too
+        return [(box[2] + 2, y0 - pad, x1, y1 + pad)]
+    band = page.lines[line].box
+    pad = max(4, int(0.25 * (band[3] - band[1])))
+    beside = _words_in(page.lines[line], box[2] - 2, x1, page.hits[line])
+    parts = [(box[2] + 2, band[1] - pad, x1, band[3] + pad)]
+    last = line
+    if not beside:  # the label may stand above its value: take the first written line below
+        under = _value_below(page, line, box, x1, consumed)
+        if under:
+            ys = [page.lines[i].box for i in under]
+            pad = max(4, int(0.25 * (ys[-1][3] - ys[-1][1])))
+            parts = [(box[0] - 10, min(b[1] for b in ys) - pad, x1, max(b[3] for b in ys) + pad)]
+            for i in under:  # shared with the other labels of this line, in their columns
+                consumed[i] = line
+            last = under[-1]
+    if kind in CONTINUED_KINDS and x1 >= page.right - 6:
+        nxt = last + 1
+        while nxt < len(page.lines) and not page.label_line(nxt) and nxt not in consumed \
+                and page.lines[nxt].box[1] - page.lines[last].box[1] <= CONTINUATION_PITCH * page.pitch:
+            b = page.lines[nxt].box
+            if b[0] > page.right or b[2] < box[0] - 2 * page.pitch:
+                break
+            bpad = max(4, int(0.25 * (b[3] - b[1])))
+            parts.append((min(b[0], box[0]) - 10, b[1] - bpad, page.right, b[3] + bpad))
+            consumed[nxt] = line
+            last = nxt
+            nxt += 1
+    return parts
 
 
-def _shift(box: Box, dy: int) -> Box:
-    return (box[0], box[1] + dy, box[2], box[3] + dy)
+def _value_below(page: PageLines, line: int, box: Box, x1: int, consumed: dict[int, int]
+                 ) -> list[int]:
+    """Lines below a label that hold its value, when the printing puts labels above values:
+    the non-label lines within reach, up to the first with real writing under the label
+    (specks and leader remnants read as 'ñ' or '_' come first on some pages); [] if none."""
+    taken: list[int] = []
+    band = page.lines[line].box
+    for below in range(line + 1, len(page.lines)):
+        if page.label_line(below) or consumed.get(below, line) != line:
+            break
+        if page.lines[below].box[1] - band[3] > CONTINUATION_PITCH * page.pitch:
+            break
+        taken.append(below)
+        under = _words_in(page.lines[below], box[0] - page.pitch, x1, [])
+        if any(_substantial(w.text) for w in under):
+            return taken
+    return []
+
+
+def _substantial(text: str) -> bool:
+    """Writing, not a speck: two letters or a digit."""
+    return any(c.isdigit() for c in text) or sum(c.isalpha() for c in text) >= 2
+
+
+def plan_values(page: PageLines, entries: list[Entry], template: Template) -> list[Plan]:
+    """Where to read each field of each entry, top to bottom, left to right."""
+    plans: list[Plan] = []
+    consumed: dict[int, int] = {}
+    for row, entry in enumerate(entries, start=1):
+        placed = [(name, entry.box_of(name), name not in entry.labels) for name in template.fields
+                  if entry.box_of(name) is not None]
+        placed.sort(key=lambda p: (p[1][1] // max(1, int(page.pitch / 2)), p[1][0]))
+        missing = [(name, template.spec(name).labels[0]) for name in template.fields
+                   if name not in entry.labels]
+        for name, box, predicted in placed:
+            label = entry.labels[name].text if name in entry.labels else template.spec(name).labels[0]
+            parts = _value_parts(page, entries, box, template.kind_of(name), consumed)
+            hidden = tuple(m for m in missing if m[0] != name)
+            plans.append(Plan(row, name, label, parts, predicted, hidden))
+    return plans
 
 
 def extract_form(
     words: list[OcrWord], template: Template, engine: OcrEngine, image: np.ndarray,
-    binary: np.ndarray | None = None, *, mode: Literal["stack", "crop", "page"] = "stack",
-    reread_below: float = 0.9, deslant: bool = True,
-) -> list[ExtractedRecord]:
-    """Records of one form page; every box is in the pixels of ``image`` (the prepared page).
+    binary: np.ndarray | None = None, *, mode: Literal["stack", "page"] = "stack",
+    deslant: bool = True,
+) -> tuple[list[ExtractedRecord], LayoutFit]:
+    """Records of one form page and how well the page fit the template; every box is in the
+    pixels of ``image`` (the prepared page).
 
-    ``words`` is the page's OCR, used to find the labels. Each value region runs from its
-    label's right edge to the next label on the line (or the text's right edge), plus any
-    continuation lines. ``mode`` says how values are read:
-
-    * ``stack`` (default): all value regions in one engine call (``read_regions``), numeric
-      fields once more with ``engine.for_numbers()``; fastest and the most accurate measured;
-    * ``crop``: each region on its own with ``--psm 7`` when the page words in it are missing,
-      numeric or less sure than ``reread_below``; ~40 engine calls a page;
-    * ``page``: the page words inside each region, no further call.
-
-    ``deslant``: in ``stack`` mode the text read shears the value crops upright by the page's
-    handwriting slant (``estimate_slant``; printed values measure 0 and are left alone). The
-    numbers read is not sheared: digits read worse deslanted (tune split: 84 % → 81 %).
+    ``words`` is the page's OCR, used to find the labels. ``mode`` says how values are read:
+    ``stack`` (default) reads all value regions again in one engine call (``read_regions``),
+    numeric fields once more with ``engine.for_numbers()``; ``page`` takes the page words
+    inside each region. ``deslant``: the stacked text read shears value crops upright by the
+    page's handwriting slant (printed values measure 0 and are left alone).
     """
     if binary is None:
         binary = image
-    entries = find_entries(words, template)
+    page = find_page_labels(words, template)
+    all_hits = [h for line_hits in page.hits for h in line_hits]
+    entries, fragments = group_entries(all_hits, template)
+    fit = LayoutFit(entries=len(entries))
     if not entries:
-        return []
-    right = max(w.box[2] for w in words) + 10
-    left = min(fl.line.box[0] for e in entries for fl in e)
-    recover_missing_lines(entries, template, engine, image, left, right)
-    drop_label_line_continuations(entries)
-    plan: list[tuple[int, LabelHit, list[Box]]] = []  # (row, label, regions)
-    skipped: list[list[FormLabel]] = []  # per plan item: labels of its line missed after it
-    for row, entry in enumerate(entries, start=1):
-        for fl in entry:
-            y0, y1 = fl.line.box[1], fl.line.box[3]
-            pad = max(4, int(0.25 * (y1 - y0)))
-            printed = template.lines[fl.template_line]
-            for i, hit in enumerate(fl.hits):
-                after = printed.index(hit.label) + 1
-                until = printed.index(fl.hits[i + 1].label) if i + 1 < len(fl.hits) else None
-                skipped.append(printed[after:until])
-                x0 = hit.box[2] + 2
-                x1 = fl.hits[i + 1].box[0] - 6 if i + 1 < len(fl.hits) else right
-                parts = [(x0, y0 - pad, x1, y1 + pad)]
-                if i == len(fl.hits) - 1:
-                    parts += [(left, c.box[1] - pad, right, c.box[3] + pad)
-                              for c in fl.continuations]
-                plan.append((row, hit, parts))
+        fit.score = 0.0
+        fit.problems.append(f"Không tìm thấy mục nào theo mẫu '{template.name}' trên trang")
+        return [], fit
+    rescue_labels(page, entries, template)
+    predict_missing(entries, template)
+    plans = plan_values(page, entries, template)
+    reads = _read_plans(plans, template, engine, image, words, mode, deslant)
+    _recover_hidden_labels(plans, reads, template)
+    records = _records(plans, reads, entries, template, words, binary, mode)
+    _score_fit(fit, entries, fragments, template)
+    return records, fit
 
-    # No character whitelist anywhere: dates may be written in words ("ngày 5 tháng 12"), and
-    # Tesseract 5.3 scores every whitelisted word 0 and drops the spaces between words.
-    flat = [(k, part) for k, (_, _, parts) in enumerate(plan) for part in parts]
-    numeric = [is_numeric_field(hit.label.field, hit.label.kind) for _, hit, _ in plan]
-    reads: list[list[OcrWord]] = [[] for _ in plan]
-    if mode == "stack":
-        boxes = [part for _, part in flat]
-        slant = estimate_slant(image, boxes) if deslant else 0.0
-        text_reads = read_regions(engine, image, boxes, slant=slant, isolate=True)
-        num_idx = [j for j, (k, _) in enumerate(flat) if numeric[k]]
-        num_reads = read_regions(engine.for_numbers(), image, [flat[j][1] for j in num_idx],
-                                 isolate=True)
-        for j, got in zip(num_idx, num_reads):
-            text_reads[j] = merge_number_read(text_reads[j], got)
-        for (k, _), got in zip(flat, text_reads):
-            reads[k] += got
-    else:
-        for k, part in flat:
-            seen = [w for w in words if _inside(w.box, part)]
-            if mode == "crop" and (numeric[k] or not seen
-                                   or min(w.confidence for w in seen) < reread_below):
-                reader = engine.for_numbers() if numeric[k] else engine
-                seen = read_region(reader, image, part, psm=7)
-            reads[k] += seen
 
-    for k in range(len(plan)):  # a label the page read missed may sit inside a value read
-        if not skipped[k]:
+def rescue_labels(page: PageLines, entries: list[Entry], template: Template) -> None:
+    """Look again, loosely, for the labels an entry lacks, on the entry's own lines.
+
+    A thin or faint label font is read with slips the page-wide search rightly refuses
+    ("Tuấi:"); inside an entry known to hold that label the looser match is safe. A label
+    printed for someone (`Tuổi:` of the mother) is looked for after its owner's label only.
+    Found labels join the entry and their line, so the values around them are cut right.
+    """
+    tops = [e.top for e in entries] + [10 ** 9]
+    for index, entry in enumerate(entries):
+        missing = [f for f in template.fields if f not in entry.labels]
+        if not missing:
             continue
-        reads[k], found = split_missed_labels(reads[k], skipped[k])
-        for label, value_words in found:
-            row, _, parts = plan[k]
-            box = union([w.box for w in value_words]) if value_words else parts[0]
-            plan.append((row, LabelHit(label, box, 0.0), [box]))
-            reads.append(value_words)
-            numeric.append(is_numeric_field(label.field, label.kind))
+        lo, hi = entry.top - page.pitch / 2, tops[index + 1] - page.pitch / 2
+        lines = [i for i, ln in enumerate(page.lines) if lo <= ln.box[1] < hi]
+        for name in missing:
+            found = _loose_find(page, lines, entry, template, name)
+            if found is not None:
+                entry.labels[name] = found
+                entry.order.append(name)
+                page.hits[found.line].append(found)
+                page.hits[found.line].sort(key=lambda h: h.first_word)
 
-    fields_by_row: dict[int, dict[str, FieldValue]] = {}
-    for (row, hit, parts), value_words, is_number in zip(plan, reads, numeric):
-        if hit.label.field in fields_by_row.get(row, {}):
-            continue  # read twice (a missed label found again): the first reading stands
-        value_words = _drop_label_tail(value_words, hit.label.label)
+
+def _loose_find(page: PageLines, lines: list[int], entry: Entry, template: Template,
+                name: str) -> LabelHit | None:
+    spec = template.spec(name)
+    owner = entry.labels.get(spec.of) if spec.of else None
+    best: tuple[float, LabelHit | None] = (RESCUE_MIN_SCORE, None)
+    for i in lines:
+        words = page.lines[i].words
+        used = {j for h in page.hits[i] for j in range(h.first_word, h.first_word + h.words)}
+        for start in range(len(words)):
+            if start in used or not any(c.isalpha() for c in words[start].text):
+                continue
+            if owner is not None and (i < owner.line or (i == owner.line
+                                                          and start <= owner.first_word)):
+                continue  # `Tuổi:` of the mother comes after the mother's name
+            for text in spec.labels:
+                score, k = loose_match_at(words, start, text)
+                if k and score >= best[0] and not (set(range(start, start + k)) & used):
+                    if best[1] is None or score > best[0]:
+                        best = (score, LabelHit((name,), text, label_box(words[start:start + k]),
+                                                score, i, start, k))
+    return best[1]
+
+
+def _read_plans(plans: list[Plan], template: Template, engine: OcrEngine, image: np.ndarray,
+                words: list[OcrWord], mode: str, deslant: bool) -> list[list[OcrWord]]:
+    flat = [(k, part) for k, plan in enumerate(plans) for part in plan.parts]
+    numeric = [is_numeric_field(p.field, template.kind_of(p.field)) for p in plans]
+    reads: list[list[OcrWord]] = [[] for _ in plans]
+    if mode == "page":
+        for k, part in flat:
+            reads[k] += [w for w in words if _inside(w.box, part)]
+        return reads
+    boxes = [part for _, part in flat]
+    slant = estimate_slant(image, boxes) if deslant else 0.0
+    text_reads = read_regions(engine, image, boxes, slant=slant, isolate=True)
+    num_idx = [j for j, (k, _) in enumerate(flat) if numeric[k]]
+    num_reads = read_regions(engine.for_numbers(), image, [flat[j][1] for j in num_idx],
+                             isolate=True)
+    for j, got in zip(num_idx, num_reads):
+        text_reads[j] = merge_number_read(text_reads[j], got)
+    for (k, _), got in zip(flat, text_reads):
+        reads[k] += got
+    return reads
+
+
+def _recover_hidden_labels(plans: list[Plan], reads: list[list[OcrWord]],
+                           template: Template) -> None:
+    """A label the page read missed may sit inside the value read before it ("Nguyễn Thanh
+    Huyền Tuổi: 38"): cut there and give the rest to that field, instead of its placed guess."""
+    for k in range(len(plans)):
+        plan = plans[k]
+        if not plan.missed:
+            continue
+        own, found = split_missed_labels(reads[k], list(plan.missed))
+        if not found:
+            continue
+        reads[k] = own
+        for name, value_words in found:
+            box = union([w.box for w in value_words]) if value_words else plan.parts[0]
+            for j, other in enumerate(plans):
+                if other.row == plan.row and other.field == name and other.predicted:
+                    plans[j] = Plan(other.row, name, other.label, [box], False)
+                    reads[j] = value_words
+                    break
+            else:
+                plans.append(Plan(plan.row, name, template.spec(name).labels[0], [box]))
+                reads.append(value_words)
+
+
+def _records(plans: list[Plan], reads: list[list[OcrWord]], entries: list[Entry],
+             template: Template, words: list[OcrWord], binary: np.ndarray, mode: str,
+             ) -> list[ExtractedRecord]:
+    by_row: dict[int, dict[str, FieldValue]] = {}
+    for plan, value_words in zip(plans, reads):
+        if plan.field in by_row.get(plan.row, {}):
+            continue
+        value_words = _drop_label_tail(value_words, plan.label)
         second = None
         if mode != "page":
-            second = _drop_label_tail([w for w in words for p in parts if _inside(w.box, p)],
-                                      hit.label.label)
-        fields_by_row.setdefault(row, {})[hit.label.field] = field_value(
-            hit.label.field, value_words, union(parts), binary, second=second, numeric=is_number)
+            second = _drop_label_tail(
+                [w for w in words for p in plan.parts if _inside(w.box, p)], plan.label)
+        numeric = is_numeric_field(plan.field, template.kind_of(plan.field))
+        fv = field_value(plan.field, value_words, union(plan.parts), binary, second=second,
+                         numeric=numeric)
+        if plan.predicted and fv.status == "read":
+            fv.confidence = min(fv.confidence, PREDICTED_CONFIDENCE)
+            fv.note = "Không đọc được nhãn in; vị trí suy từ các mục khác trên trang"
+        by_row.setdefault(plan.row, {})[plan.field] = fv
     records = []
     for row, entry in enumerate(entries, start=1):
-        fields = fields_by_row.get(row, {})
+        fields = by_row.get(row, {})
         for name in template.fields:
             if name not in fields:
                 fields[name] = FieldValue(field=name, raw="", value=None, status="illegible",
                                           confidence=0.0, note="Không tìm thấy nhãn trên trang")
         fields = {name: fields[name] for name in template.fields}
-        box = union([fl.line.box for fl in entry]
-                    + [c.box for fl in entry for c in fl.continuations])
-        records.append(ExtractedRecord(row=row, fields=fields, box=box))
+        boxes = [h.box for h in entry.labels.values()] + [
+            part for p in plans if p.row == row for part in p.parts]
+        records.append(ExtractedRecord(row=row, fields=fields, box=union(boxes)))
     return records
 
 
+def _score_fit(fit: LayoutFit, entries: list[Entry], fragments: list[Entry],
+               template: Template) -> None:
+    """Labels read count whole, labels placed from other entries half; stray label groups
+    between entries and template labels seen nowhere on the page are problems."""
+    n = len(template.fields)
+    found = sum(len(e.labels) for e in entries)
+    placed = sum(len(e.predicted) for e in entries)
+    fit.labels_expected = n * len(entries)
+    fit.labels_found = found
+    fit.score = round((found + 0.5 * placed) / fit.labels_expected, 3)
+    first_top = entries[0].top
+    stray = [f for f in fragments if f.top > first_top]
+    if stray:
+        fit.problems.append(f"{len(stray)} nhóm nhãn lẻ không thành mục (có thể mất một mục)")
+        fit.score = round(fit.score * 0.8, 3)
+    nowhere = [name for name in template.fields if not any(name in e.labels for e in entries)]
+    if nowhere:
+        names = ", ".join(template.label_of(name) for name in nowhere)
+        fit.problems.append(f"Không thấy nhãn: {names}")
+
+
 def split_missed_labels(
-    words: list[OcrWord], missed: list[FormLabel],
-) -> tuple[list[OcrWord], list[tuple[FormLabel, list[OcrWord]]]]:
+    words: list[OcrWord], missed: list[tuple[str, str]],
+) -> tuple[list[OcrWord], list[tuple[str, list[OcrWord]]]]:
     """Find printed labels that the page read missed inside a value's words, and cut there.
 
     When the page read loses "Tuổi:" (a seal or stain over it), the name's region runs to the
-    line's end and reads "Nguyễn Thanh Huyền Tuổi: 38". Returns the value's own words (up to
-    the first label found) and, for each missed label found (fuzzy, as on the page, in printed
-    order), the words from it to the next one found.
+    line's end and reads "Nguyễn Thanh Huyền Tuổi: 38". ``missed`` is (field, label text)
+    pairs. Returns the value's own words (up to the first label found) and, for each missed
+    label found (fuzzy, as on the page, in reading order), the words from it to the next one.
     """
     ordered = [w for line in group_lines(words) for w in line.words]
-    cuts: list[tuple[FormLabel, int, int]] = []  # label, first word, words of the label
+    cuts: list[tuple[str, int, int]] = []  # field, first word, words of the label
     pos = 1
-    for label in missed:
-        found = (0.0, -1, 0)
-        for start in range(pos, len(ordered)):
-            score, k = _match_at(ordered, start, label.label)
-            if score > found[0]:
-                found = (score, start, k)
-        score, start, k = found
-        if start >= 0 and score >= LABEL_MIN_SCORE:
-            cuts.append((label, start, k))
-            pos = start + k
+    taken: set[str] = set()
+    while pos < len(ordered):
+        best = (0.0, -1, 0, "")
+        for name, label in missed:
+            if name in taken:
+                continue
+            for start in range(pos, len(ordered)):
+                score, k = match_at(ordered, start, label)
+                if k and _good_enough(label, score) and score > best[0]:
+                    best = (score, start, k, name)
+                    break  # the first place this label fits
+        score, start, k, name = best
+        if start < 0:
+            break
+        cuts.append((name, start, k))
+        taken.add(name)
+        pos = start + k
     if not cuts:
         return words, []
-    found_values = [(label, ordered[start + k:cuts[i + 1][1] if i + 1 < len(cuts) else None])
-                    for i, (label, start, k) in enumerate(cuts)]
+    cuts.sort(key=lambda c: c[1])
+    found_values = [(name, ordered[start + k:cuts[i + 1][1] if i + 1 < len(cuts) else None])
+                    for i, (name, start, k) in enumerate(cuts)]
     return ordered[:cuts[0][1]], found_values
 
 
@@ -368,12 +416,12 @@ def _drop_label_tail(words: list[OcrWord], label: str) -> list[OcrWord]:
     if not words:
         return words
     first = min(words, key=lambda w: (w.box[1] // 40, w.box[0]))
-    tail = _key(label.split()[-1])
-    text = _key(first.text)
+    tail = label_key(label.split()[-1])
+    text = label_key(first.text)
     if text.endswith(":") and len(text) > 1 and fuzz.ratio(text, tail) >= 70:
         return [w for w in words if w is not first]
     colon = first.text.find(":")
-    if 0 <= colon <= 4 and tail.endswith(_key(first.text[:colon + 1])):
+    if 0 <= colon <= 4 and tail.endswith(label_key(first.text[:colon + 1])):
         rest = first.text[colon + 1:].lstrip(".,;: ")
         trimmed = OcrWord(rest, first.confidence, first.box, first.line)
         return [trimmed if w is first else w for w in words if w is not first or rest]

@@ -1,25 +1,46 @@
-"""Ledger layout: find the ruled grid, map header cells to fields, read every body cell."""
+"""Ledger layout: find the column headers on the page, the columns and rows under them, and
+read every body cell.
+
+Nothing about a printing is assumed but its header words (the template's labels, with their
+variants): columns may come in any order, headers may be reworded, wrapped onto two lines or
+grouped under a merged cell, and rules may be full, faint, broken or missing. Columns come
+from where the header words stand, cut where the body's ink leaves a gap (or at a vertical
+rule); rows from the horizontal rules, or, without them, from the text lines, anchored on the
+registration-number column. How well the page fitted is returned as a ``LayoutFit``.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import cv2
 import numpy as np
 from rapidfuzz import fuzz
 
+from pipeline.clean import folded_key
 from pipeline.ocr.engine import OcrEngine
 from pipeline.ocr.regions import (
-    estimate_slant, field_value, is_numeric_field, line_text, merge_number_read, read_region,
-    read_regions,
+    estimate_slant, field_value, group_lines, is_numeric_field, line_text, merge_number_read,
+    read_region, read_regions,
 )
 from pipeline.templates import Template
-from pipeline.types import Box, ExtractedRecord, OcrWord
+from pipeline.types import Box, ExtractedRecord, FieldValue, LayoutFit, OcrWord
 
 HEADER_MIN_SCORE = 60.0
+STRONG_MATCH = 85.0  # a header band needs ``min_columns`` headers matched at least this well
 BLANK_INK = 0.004  # share of dark pixels below which a cell is blank without asking the engine
+WORD_INK = 0.1  # ... unless it holds this many glyph areas (height²) of ink: a short word
+#: a gap wider than this many word heights between two header words starts another column
+HEADER_WORD_GAP = 0.8
+#: header lines further apart than this many word heights are not one wrapped header
+HEADER_LINE_GAP = 0.7
+RULE_RUN = 50  # pixels (pages are read at ~300 dpi): shortest piece of a rule, broken or not
+RULE_SHARE = 0.4  # of the table's width (or body height) a rule's pieces must cover together
 
+
+# --- the ruled grid (page classification still asks whether a page has one) ---------------
 
 @dataclass
 class Grid:
@@ -49,10 +70,10 @@ def _rule_positions(mask: np.ndarray, axis: int, min_share: float) -> list[int]:
 
 
 def find_grid(binary: np.ndarray) -> Grid | None:
-    """Long horizontal and vertical rules by morphological opening; None when no table.
+    """Long horizontal and vertical rules by morphological opening; None when no full grid.
 
-    Only rules at least half as long as the longest one count, so underlines and leader rows
-    inside cells do not split the table.
+    Used to tell a ledger page from a form page; the ledger reader itself does not need a
+    grid (``extract_ledger``).
     """
     ink = (binary < 128).astype(np.uint8) * 255
     h, w = ink.shape
@@ -64,23 +85,7 @@ def find_grid(binary: np.ndarray) -> Grid | None:
     cols = _drop_close(_rule_positions(vert, axis=0, min_share=0.5), 20)
     if len(rows) < 3 or len(cols) < 3:
         return None
-    return Grid(_fill_missing_rules(rows), cols)
-
-
-def _fill_missing_rules(rows: list[int]) -> list[int]:
-    """Body rows are evenly spaced: a gap about k times the usual one lost k-1 rules (torn or
-    faded), which are put back so two entries do not read as one."""
-    if len(rows) < 4:
-        return rows
-    gaps = np.diff(rows[1:])  # the header row has its own height
-    usual = float(np.median(gaps))
-    out = rows[:2]
-    for y0, y1 in zip(rows[1:], rows[2:]):
-        k = int(round((y1 - y0) / usual)) if usual > 0 else 1
-        if k >= 2 and abs((y1 - y0) / k - usual) < 0.15 * usual:
-            out += [int(y0 + i * (y1 - y0) / k) for i in range(1, k)]
-        out.append(y1)
-    return out
+    return Grid(rows, cols)
 
 
 def _drop_close(positions: list[int], gap: int) -> list[int]:
@@ -91,104 +96,751 @@ def _drop_close(positions: list[int], gap: int) -> list[int]:
     return out
 
 
-def map_headers(header_texts: list[str], template: Template) -> dict[int, str]:
-    """Column index → field, by fuzzy match of each header cell against the template headers.
+def _rules(binary: np.ndarray, box: Box, axis: Literal["h", "v"]) -> list[int]:
+    """y (``"h"``) or x (``"v"``) of the rules inside ``box``: broken and hand-drawn ones too.
 
-    Greedy on best scores; if the grid has exactly the template's column count, columns left
-    unmatched (a torn header) take the field of their position.
+    Pieces of at least ``RULE_RUN`` pixels are kept by an opening, then a row (column) counts
+    as a rule when its pieces together cover ``RULE_SHARE`` of the box: a rule with gaps still
+    adds up, a text line never has such long straight strokes. Faint rules that binarisation
+    lost are simply absent; the reader then goes by the text.
     """
+    x0, y0, x1, y1 = box
+    ink = (binary[y0:y1, x0:x1] < 128).astype(np.uint8)
+    if ink.size == 0:
+        return []
+    size = (RULE_RUN, 1) if axis == "h" else (1, RULE_RUN)
+    pieces = cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, size))
+    profile = pieces.sum(axis=1 if axis == "h" else 0)
+    span = (x1 - x0) if axis == "h" else (y1 - y0)
+    hits = np.where(profile >= RULE_SHARE * span)[0]
+    runs: list[list[int]] = []
+    for p in hits:
+        if runs and p - runs[-1][-1] <= 4:
+            runs[-1].append(int(p))
+        else:
+            runs.append([int(p)])
+    offset = y0 if axis == "h" else x0
+    return _drop_close([offset + int(np.mean(r)) for r in runs], 12)
+
+
+# --- header ------------------------------------------------------------------------------
+
+@dataclass
+class HeaderCell:
+    """One column's header as printed: its words (wrapped lines joined) and their box."""
+
+    text: str
+    box: Box
+    field: str | None = None
+    score: float = 0.0
+
+    @property
+    def center(self) -> float:
+        return (self.box[0] + self.box[2]) / 2
+
+
+@dataclass
+class Header:
+    cells: list[HeaderCell]  # left to right, matched or not
+    box: Box  # the header band's words
+
+    @property
+    def mapped(self) -> dict[str, HeaderCell]:
+        return {c.field: c for c in self.cells if c.field}
+
+    @property
+    def score(self) -> tuple[int, float]:
+        return len(self.mapped), sum(c.score for c in self.cells if c.field)
+
+
+def label_score(text: str, label: str) -> float:
+    """How well a header read matches a header variant, 0–100.
+
+        >>> label_score("Sổ", "Số") >= 90, label_score("Ngày, tháng, năm sinh", "Ngày sinh") < 80
+        (True, True)
+
+    Word order may differ ("Chồng Họ tên" under a merged cell) and the engine often drops or
+    swaps a diacritic on short bold headers, so the diacritic-free comparison counts too,
+    a little less.
+    """
+    a, b = text.casefold(), label.casefold()
+    exact = max(fuzz.ratio(a, b), fuzz.token_sort_ratio(a, b))
+    fa, fb = folded_key(text), folded_key(label)
+    folded = max(fuzz.ratio(fa, fb), fuzz.token_sort_ratio(fa, fb)) * 0.95 if fa and fb else 0.0
+    return max(exact, folded)
+
+
+def match_headers(texts: list[str], template: Template) -> dict[int, tuple[str, float]]:
+    """Header index → (field, score), best pairs first, each field and header used once."""
     pairs = []
-    for c, text in enumerate(header_texts):
-        for column in template.columns:
-            score = fuzz.ratio(text.casefold(), column.header.casefold()) if text else 0.0
-            pairs.append((score, c, column.field))
-    mapping: dict[int, str] = {}
-    used: set[str] = set()
-    for score, c, name in sorted(pairs, reverse=True):
-        if score < HEADER_MIN_SCORE or c in mapping or name in used:
+    for c, text in enumerate(texts):
+        if not text:
             continue
-        mapping[c] = name
+        for spec in template.specs:
+            pairs.append((max(label_score(text, lab) for lab in spec.labels), c, spec.field))
+    out: dict[int, tuple[str, float]] = {}
+    used: set[str] = set()
+    # equal scores: the longer header wins ("Họ tên vợ" over a stray "vợ" for wife_name)
+    for score, c, name in sorted(pairs, key=lambda p: (-p[0], -len(texts[p[1]]))):
+        if score < HEADER_MIN_SCORE or c in out or name in used:
+            continue
+        out[c] = (name, score)
         used.add(name)
-    if len(header_texts) == len(template.columns):
-        for c, column in enumerate(template.columns):
-            if c not in mapping and column.field not in used:
-                mapping[c] = column.field
-                used.add(column.field)
+    return out
+
+
+def map_headers(header_texts: list[str], template: Template) -> dict[int, str]:
+    """Column index → field, by fuzzy match of each header text against the header variants.
+
+        >>> map_headers(["Số", "Họ tên", "Ghi chú"], birth_ledger)  # doctest: +SKIP
+        {0: 'registration_no', 1: 'full_name', 2: 'notes'}
+
+    When the page has exactly the template's columns and a single header is unreadable (torn,
+    stained), it takes the single field left over: by elimination, not by position, since
+    printings order their columns differently.
+    """
+    mapping = {c: name for c, (name, _) in match_headers(header_texts, template).items()}
+    left_cols = [c for c in range(len(header_texts)) if c not in mapping]
+    left_fields = [f for f in template.fields if f not in mapping.values()]
+    if len(header_texts) == len(template.specs) and len(left_cols) == len(left_fields) == 1:
+        mapping[left_cols[0]] = left_fields[0]
     return mapping
 
+
+def _header_words(words: list[OcrWord]) -> list[OcrWord]:
+    """Words that can be header text: with a letter or digit, and neither a loose accent or
+    speck the engine read as a word of its own (under half the usual height), nor a piece
+    of a rule read as 'I' or 'l' (over twice the usual height, or a sliver); either would
+    pull lines apart or glue the header to the first row."""
+    words = [w for w in words if any(ch.isalnum() for ch in w.text)]
+    if not words:
+        return []
+    height = float(np.median([w.box[3] - w.box[1] for w in words]))
+    return [w for w in words if 0.5 * height <= w.box[3] - w.box[1] <= 2 * height
+            and w.box[2] - w.box[0] >= 0.2 * height]
+
+
+def _joined(a: OcrWord, b: OcrWord, height: float, cuts: list[int]) -> bool:
+    """Two header words of one cell: side by side on a line with a word gap between them, or
+    one above the other (a wrapped header); never across a vertical rule."""
+    left, right = (a, b) if a.box[0] <= b.box[0] else (b, a)
+    if any(left.box[2] - 4 <= x <= right.box[0] + 4 for x in cuts):
+        return False
+    y_overlap = min(a.box[3], b.box[3]) - max(a.box[1], b.box[1])
+    x_gap = right.box[0] - left.box[2]
+    if y_overlap > 0.3 * height and x_gap <= HEADER_WORD_GAP * height:
+        return True
+    y_gap = max(a.box[1], b.box[1]) - min(a.box[3], b.box[3])
+    return _x_overlap(a.box, b.box) > 0 and y_gap <= HEADER_LINE_GAP * height
+
+
+def _cells_of(words: list[OcrWord], cuts: list[int]) -> list[HeaderCell]:
+    """Header cells from the words of a header band, whatever lines the engine put them on.
+
+    Words are joined into cells (``_joined``); a cell whose lower line falls into several
+    separate groups under one upper phrase is a merged header ("Họ tên" over "cha" | "mẹ"),
+    which prefixes each group: one cell per group.
+    """
+    if not words:
+        return []
+    height = float(np.median([w.box[3] - w.box[1] for w in words]))
+    parent = list(range(len(words)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i in range(len(words)):
+        for j in range(i + 1, len(words)):
+            if _joined(words[i], words[j], height, cuts):
+                parent[root(i)] = root(j)
+    groups: dict[int, list[OcrWord]] = {}
+    for i, w in enumerate(words):
+        groups.setdefault(root(i), []).append(w)
+    cells = [cell for group in groups.values() for cell in _split_merged(group, height)]
+    return sorted(cells, key=lambda c: c.box[0])
+
+
+def _split_merged(words: list[OcrWord], height: float) -> list[HeaderCell]:
+    lines = group_lines(words)
+    if len(lines) >= 2:
+        bottom = _runs(lines[-1].words, height)
+        if len(bottom) >= 2:
+            top = " ".join(line_text(ln.words) for ln in lines[:-1])
+            return [HeaderCell(f"{top} {line_text(run)}", _union([w.box for w in run]))
+                    for run in bottom]
+    text = " ".join(line_text(ln.words) for ln in lines)
+    return [HeaderCell(text, _union([w.box for w in words]))]
+
+
+def _runs(words: list[OcrWord], height: float) -> list[list[OcrWord]]:
+    """A line's words in runs separated by gaps wider than a word gap."""
+    out: list[list[OcrWord]] = []
+    for w in sorted(words, key=lambda w: w.box[0]):
+        if out and w.box[0] - out[-1][-1].box[2] <= HEADER_WORD_GAP * height:
+            out[-1].append(w)
+        else:
+            out.append([w])
+    return out
+
+
+def _header_of(lines: list[list[OcrWord]], template: Template, cuts: list[int]) -> Header:
+    cells = _cells_of([w for ws in lines for w in ws], cuts)
+    for c, (name, score) in match_headers([c.text for c in cells], template).items():
+        cells[c].field, cells[c].score = name, score
+    return Header(cells, _union([w.box for ws in lines for w in ws]))
+
+
+def find_header(words: list[OcrWord], template: Template, cuts: list[int] = ()) -> Header | None:
+    """The header band: the one to three adjacent text lines whose phrases match the most
+    template columns; None when no line matches any.
+
+    Every line of the page is tried as the band's first line, so the title, the commune lines
+    and body rows compete with the real header and lose on their own. ``cuts``: x of vertical
+    rules, which separate headers however close their words stand.
+    """
+    lines = [ln.words for ln in group_lines(_header_words(words))]
+    best: Header | None = None
+    for i in range(len(lines)):
+        band = [lines[i]]
+        for j in range(i, min(i + 3, len(lines))):
+            if j > i:
+                height = float(np.median([w.box[3] - w.box[1] for w in band[-1]]))
+                top = min(w.box[1] for w in lines[j])
+                if top - max(w.box[3] for w in band[-1]) > HEADER_LINE_GAP * height:
+                    break
+                if max(w.box[3] for w in lines[j]) - min(w.box[1] for w in band[0]) > 4.5 * height:
+                    break  # taller than three wrapped header lines: body rows joined in
+                band.append(lines[j])
+            header = _header_of(band, template, cuts)
+            if header.mapped and (best is None or header.score > best.score):
+                best = header
+    return best
+
+
+def read_header(engine: OcrEngine, image: np.ndarray, words: list[OcrWord],
+                template: Template, cuts: list[int]) -> Header | None:
+    """The page's header, once found in the page-level read, read again on its own.
+
+    Tesseract reading a whole ledger page often garbles the bold header line (words run
+    together, phantom accents: "Họ | XA và tên"); the same strip read alone as sparse text
+    (psm 11) comes out clean far more often ("Dântộc" → "Dân tộc"). The better of the two
+    reads is kept. None when fewer than ``min_columns`` match.
+    """
+    header = find_header(words, template, cuts)
+    if header is not None:
+        glyph = float(np.median([w.box[3] - w.box[1] for w in words]))
+        top, bottom = _strip(image, header.box, glyph)
+        part = image[top:bottom].copy()
+        for x in cuts:  # pieces of broken rules glue to header letters ("Nam/Nữ" → "INamnnal")
+            part[:, max(0, x - 4):x + 5] = 255
+        again = [replace(w, box=(w.box[0], w.box[1] + top, w.box[2], w.box[3] + top))
+                 for w in engine.recognize(part, psm=11)]
+        again = find_header(again, template, cuts)
+        if again is not None and again.score > header.score:
+            header = again
+    if header is None or sum(c.score >= STRONG_MATCH for c in header.cells) < min_columns(template):
+        return None  # body values ("Nam", "Tiến") match a label or two, weakly: no header
+    header = _join_strays(header, template)
+    texts = [c.text for c in header.cells]
+    for c, name in map_headers(texts, template).items():  # one unreadable header, by elimination
+        if header.cells[c].field is None:
+            header.cells[c].field = name
+    return header
+
+
+def _join_strays(header: Header, template: Template) -> Header:
+    """Fold an unmatched header cell into a matched neighbour when together they match that
+    field at least as well: a narrow column's wrapped header read as two cells ("Số" | "TT"),
+    which would otherwise make a column of its own and take the other's values."""
+    cells = list(header.cells)
+    i = 0
+    while i < len(cells):
+        cell = cells[i]
+        if cell.field is None:
+            for j in (i - 1, i + 1):
+                if not 0 <= j < len(cells) or cells[j].field is None:
+                    continue
+                other = cells[j]
+                text = f"{other.text} {cell.text}" if j < i else f"{cell.text} {other.text}"
+                score = max(label_score(text, lab) for lab in template.spec(other.field).labels)
+                if score >= other.score:
+                    cells[j] = HeaderCell(text, _union([other.box, cell.box]), other.field, score)
+                    del cells[i]
+                    i -= 1
+                    break
+        i += 1
+    return Header(cells, header.box)
+
+
+def _strip(image: np.ndarray, box: Box, glyph: float) -> tuple[int, int]:
+    """Top and bottom of a strip around a header band, each on the emptiest row within two
+    glyph heights of it: a strip edge through a line of text reads as garbage."""
+    rows = np.count_nonzero(_gray(image) < 128, axis=1)
+    g = int(glyph)
+    above = np.arange(max(0, box[1] - 2 * g), max(1, box[1] - g // 4))
+    below = np.arange(min(len(rows) - 1, box[3] + g // 4), min(len(rows), box[3] + 2 * g))
+    top = int(above[np.argmin(rows[above])]) if above.size else 0
+    bottom = int(below[np.argmin(rows[below])]) if below.size else len(rows)
+    return top, bottom
+
+
+def _gray(image: np.ndarray) -> np.ndarray:
+    return image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+
+
+def min_columns(template: Template) -> int:
+    """Fewest matched headers that make a header band: 40 % of the template's, at least 2."""
+    return max(2, int(np.ceil(0.4 * len(template.specs))))
+
+
+# --- columns and rows ----------------------------------------------------------------------
+
+@dataclass
+class Column:
+    field: str | None
+    x0: int
+    x1: int
+
+
+@dataclass
+class Layout:
+    """Where the table's columns and rows are, as the reader found them."""
+
+    header: Header
+    columns: list[Column]
+    rows: list[tuple[int, int, bool]]  # candidate entry rows: y0, y1, between two rules
+    ruled: bool  # the body has horizontal rules
+    glyph: float = 40.0  # median word height of the page, pixels
+    rules_x: list[int] = field(default_factory=list)  # vertical rules found
+    rules_y: list[int] = field(default_factory=list)  # horizontal rules found under the header
+    notes: list[str] = field(default_factory=list)
+
+
+def _text_bands(ink: np.ndarray, glyph: float) -> list[tuple[int, int]]:
+    """Runs of ink rows: text lines, with gaps under 0.4 glyph heights closed (diacritics)
+    and bands under a third of a glyph dropped (specks, remnants of faint rules)."""
+    rows = ink.any(axis=1)
+    bands: list[list[int]] = []
+    for y in np.flatnonzero(rows):
+        if bands and y - bands[-1][1] <= max(2, 0.4 * glyph):
+            bands[-1][1] = int(y)
+        else:
+            bands.append([int(y), int(y)])
+    return [(a, b + 1) for a, b in bands if b + 1 - a >= glyph / 3]
+
+
+def _ink_counts(ink: np.ndarray, bands: list[tuple[int, int]]) -> np.ndarray:
+    """Per x, how many body text lines have ink there. A last line far below the others (the
+    page foot, "Trang 3") is left out: centred on the page, it would fill a column gap."""
+    if not bands:
+        return np.zeros(ink.shape[1], int)
+    gaps = [b[0] - a[1] for a, b in zip(bands, bands[1:])]
+    if len(gaps) >= 3 and gaps[-1] > 2 * float(np.median(gaps)):
+        bands = bands[:-1]
+    return np.sum([ink[a:b].any(axis=0) for a, b in bands], axis=0)
+
+
+def _column_cuts(header: Header, vrules: list[int], counts: np.ndarray, x_off: int,
+                 glyph: float, hidden: bool) -> list[list[int]]:
+    """x of the boundaries between each pair of neighbouring header cells: one, or more when
+    a column whose header was not read stands between them.
+
+    Vertical rules between the two headers win. Otherwise the stretches that no body line
+    inks (``counts``: body lines inked, per x) are the gaps between the columns' values,
+    whatever their alignment: the widest one, or every one (each wider than a word space)
+    when a stripe of ink that half the lines share lies between them (a column with a torn
+    or unread header, which would otherwise spill its values into a neighbour; looked for
+    only when ``hidden``, i.e. a template column is missing: aligned words of repeated
+    values leave such stripes too). Last resort: halfway between the headers.
+    """
+    out = []
+    lines = max(1, int(counts.max()) if counts.size else 1)
+    for a, b in zip(header.cells, header.cells[1:]):
+        lo, hi = int(a.center), int(b.center)
+        between = [x for x in vrules if a.box[2] - 4 <= x <= b.box[0] + 4]
+        if between:
+            out.append(between)
+            continue
+        part = counts[max(0, lo - x_off):max(0, hi - x_off)]
+        gaps = _gaps(part == 0, 0.8 * glyph)  # wider than a word space
+        inked = [part[g0[1]:g1[0]].max() >= 0.5 * lines for g0, g1 in zip(gaps, gaps[1:])]
+        if hidden and len(gaps) >= 2 and all(inked):
+            out.append([lo + (g0 + g1) // 2 for g0, g1 in gaps])
+            continue
+        gap = _widest_gap(part == 0) or _widest_gap(part <= 1)  # <= 1: a stray mark
+        middle = lo + gap[0] + (gap[1] - gap[0]) / 2 if gap else (a.box[2] + b.box[0]) / 2
+        out.append([int(middle)])
+    return out
+
+
+def _gaps(free: np.ndarray, min_width: float) -> list[tuple[int, int]]:
+    """Runs of True in ``free`` at least ``min_width`` long, left to right."""
+    runs, start = [], None
+    for i, v in enumerate(np.append(free, False)):
+        if v and start is None:
+            start = i
+        elif not v and start is not None:
+            if i - start >= min_width:
+                runs.append((start, i))
+            start = None
+    return runs
+
+
+def _widest_gap(free: np.ndarray) -> tuple[int, int] | None:
+    """Start and end of the longest run of True in ``free``; None when there is none."""
+    best, start = None, None
+    for i, v in enumerate(np.append(free, False)):
+        if v and start is None:
+            start = i
+        elif not v and start is not None:
+            if best is None or i - start > best[1] - best[0]:
+                best = (start, i)
+            start = None
+    return best
+
+
+def find_layout(template: Template, engine: OcrEngine, image: np.ndarray, binary: np.ndarray,
+                words: list[OcrWord]) -> Layout | None:
+    """Header band, columns and candidate rows of a ledger page; None without a header."""
+    h, w = binary.shape[:2]
+    vrules_page = _rules(binary, (0, 0, w, h), "v")
+    header = read_header(engine, image, words, template, vrules_page)
+    if header is None:
+        return None
+    glyph = float(np.median([wd.box[3] - wd.box[1] for wd in words]))
+    pitch = (header.cells[-1].center - header.cells[0].center) / max(1, len(header.cells) - 1)
+    tx0 = max(0, int(header.cells[0].box[0] - pitch / 2))
+    tx1 = min(w, int(header.cells[-1].box[2] + pitch / 2))
+    below = [y for y in _rules(binary, (tx0, header.box[1], tx1, h), "h") if y > header.box[3]]
+    body_top = header.box[3] + 2
+    if below and below[0] - header.box[3] < 3 * glyph:
+        body_top = below[0] + 3  # the rule under the header
+    ink = _text_ink(image, glyph, vrules_page, below)[body_top:, tx0:tx1]
+    bands = _text_bands(ink, glyph)
+    last = body_top + bands[-1][1] if bands else h
+    vrules = _rules(binary, (tx0, body_top, tx1, last), "v") if bands else []
+    counts = _ink_counts(ink, bands)
+    hidden = len(header.mapped) < len(template.specs)
+    cuts = _column_cuts(header, vrules, counts, tx0, glyph, hidden)
+    edges = _outer_edges(header, [c for cs in cuts for c in cs], vrules, counts == 0, tx0, tx1)
+    columns, notes = _columns(header, cuts, edges, template)
+    rules = [y for y in below if y > body_top + glyph]
+    ruled = len(rules) >= 2
+    number = next((c for c in columns if c.field == template.starts_entry), None)
+
+    number_ink = (ink[:, max(0, number.x0 - tx0):max(0, number.x1 - tx0)]
+                  if number is not None else None)
+
+    def numbered(band: tuple[int, int]) -> bool:
+        """The band (page y) has a registration number (all do without a number column)."""
+        if number_ink is None:
+            return True
+        part = number_ink[band[0] - body_top:band[1] - body_top]
+        return int(part.sum()) >= glyph * glyph * 0.05
+
+    if number_ink is not None:
+        bands = [piece for band in bands for piece in _split_numbers(band, ink, number_ink, glyph)]
+    shifted = [(body_top + a, body_top + b) for a, b in bands]
+    rows = _rows(shifted, [body_top, *rules] if ruled else [], numbered, glyph)
+    return Layout(header, columns, rows, ruled, glyph, sorted(set(vrules_page) | set(vrules)),
+                  below, notes)
+
+
+def _split_numbers(band: tuple[int, int], ink: np.ndarray, number_ink: np.ndarray,
+                   glyph: float) -> list[tuple[int, int]]:
+    """Split a text band holding two or more registration numbers one under the other: two
+    entries whose writing touches (large hands, wrapped values, no rule between them). The
+    cut goes through the least-inked row between two numbers."""
+    a, b = band
+    runs = _text_bands(number_ink[a:b], glyph)
+    runs = [r for r in runs if int(number_ink[a + r[0]:a + r[1]].sum()) >= glyph * glyph * 0.05]
+    if len(runs) < 2:
+        return [band]
+    profile = ink[a:b].sum(axis=1)
+    cuts = [r0[1] + int(np.argmin(profile[r0[1]:r1[0] + 1])) for r0, r1 in zip(runs, runs[1:])]
+    edges = [0, *cuts, b - a]
+    return [(a + y0, a + y1) for y0, y1 in zip(edges, edges[1:]) if y1 > y0]
+
+
+def _columns(header: Header, cuts: list[list[int]], edges: tuple[int, int], template: Template
+             ) -> tuple[list[Column], list[str]]:
+    """Columns left to right, those found without a header included (field None). When the
+    page then has the template's number of columns and exactly one of each is left, the
+    column takes the field by elimination, said in the notes (a guess a person should see)."""
+    fields: list[str | None] = [header.cells[0].field]
+    bounds = [edges[0]]
+    for cell, between in zip(header.cells[1:], cuts):
+        fields += [None] * (len(between) - 1) + [cell.field]
+        bounds += between
+    bounds.append(edges[1])
+    columns = [Column(f, int(x0), int(x1)) for f, x0, x1 in zip(fields, bounds, bounds[1:])]
+    notes = []
+    blank = [c for c in columns if c.field is None]
+    missing = [f for f in template.fields if f not in fields]
+    if len(columns) == len(template.specs) and len(blank) == len(missing) == 1:
+        blank[0].field = missing[0]
+        notes.append(f"Không đọc được tiêu đề cột '{template.label_of(missing[0])}'; "
+                     "cột được xác định theo vị trí còn lại")
+    return columns, notes
+
+
+def _text_ink(image: np.ndarray, glyph: float, xs: list[int], ys: list[int]) -> np.ndarray:
+    """Ink of the text alone: pieces of rules that survived line removal (broken or
+    hand-drawn rules, shorter than ``remove_lines`` looks for, and stubs where rules cross)
+    would join all the rows. Long straight runs go, and so does everything within a few
+    pixels of a rule found (x of vertical, y of horizontal rules)."""
+    ink = (_gray(image) < 128).astype(np.uint8)
+    long_h = cv2.morphologyEx(ink, cv2.MORPH_OPEN, _rect(RULE_RUN, 1))
+    long_v = cv2.morphologyEx(ink, cv2.MORPH_OPEN, _rect(1, int(1.6 * glyph)))
+    text = (ink & ~(long_h | long_v)).astype(bool)
+    for x in xs:
+        text[:, max(0, x - 4):x + 5] = False
+    for y in ys:
+        text[max(0, y - 4):y + 5, :] = False
+    return text
+
+
+def _rect(w: int, h: int) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_RECT, (max(1, w), max(1, h)))
+
+
+def _outer_edges(header: Header, cuts: list[int], vrules: list[int], free: np.ndarray,
+                 tx0: int, tx1: int) -> tuple[int, int]:
+    """Left edge of the first column and right edge of the last: the outer rules, else the
+    farthest body ink on that side (values are often left-aligned, wider than the header)."""
+    first, last = header.cells[0], header.cells[-1]
+    inner_l = cuts[0] if cuts else first.box[2]
+    inner_r = cuts[-1] if cuts else last.box[0]
+    used = np.flatnonzero(~free) + tx0
+    left_ink = used[used < inner_l]
+    right_ink = used[used > inner_r]
+    left = min(first.box[0], left_ink.min() if left_ink.size else tx1) - 8
+    right = max(last.box[2], right_ink.max() if right_ink.size else tx0) + 8
+    outer_l = [x for x in vrules if x <= first.box[0] + 4]
+    outer_r = [x for x in vrules if x >= last.box[2] - 4]
+    left = outer_l[-1] if outer_l else left
+    right = outer_r[0] if outer_r else right
+    return max(tx0, int(left)), min(tx1, int(right))
+
+
+def _rows(bands: list[tuple[int, int]], rules: list[int], numbered, glyph: float
+          ) -> list[tuple[int, int, bool]]:
+    """Candidate entry rows (page y0, y1, between two rules) from the text bands.
+
+    With horizontal rules (``rules`` starts with the body's top), the bands between two
+    rules are one row; a rule interval holding two numbered lines (a rule lost) and bands
+    under the last rule (the table's bottom rule lost) are grouped as on an unruled page:
+    a band with no registration number (a wrapped value's other line) joins the nearest
+    numbered band if it is close, other bands are rows of their own.
+    """
+    out: list[tuple[int, int, bool]] = []
+    groups: dict[int, list[tuple[int, int]]] = {}
+    loose = []
+    for band in _split_at(bands, rules[1:]):
+        k = int(np.searchsorted(rules, (band[0] + band[1]) / 2)) if rules else 0
+        if 0 < k < len(rules):
+            groups.setdefault(k, []).append(band)
+        else:
+            loose.append(band)
+    for k, group in sorted(groups.items()):
+        if sum(numbered(b) for b in group) > 1:
+            loose += group
+        else:
+            out.append((rules[k - 1] + 4, rules[k] - 4, True))
+    margin = int(glyph * 0.3)
+    out += [(a - margin, b + margin, False)
+            for a, b in _group_bands(sorted(loose), numbered, glyph)]
+    return sorted(out)
+
+
+def _split_at(bands: list[tuple[int, int]], rules: list[int]) -> list[tuple[int, int]]:
+    """Cut bands that cross a rule (ink left touching it joined two rows' lines)."""
+    out = []
+    for a, b in bands:
+        for y in (y for y in rules if a < y < b):
+            out.append((a, y))
+            a = y
+        out.append((a, b))
+    return out
+
+
+def _group_bands(bands, numbered, glyph: float) -> list[tuple[int, int]]:
+    """Rows from text bands: each band without a registration number joins the numbered band
+    nearest to it when the gap is under 0.8 glyph heights (a wrapped value's other line),
+    else stands alone; returned as y ranges (band coordinates), top to bottom."""
+    marks = [numbered(b) for b in bands]
+    if all(marks) or not any(marks):
+        return list(bands)
+    rows = {i: list(b) for i, (b, m) in enumerate(zip(bands, marks)) if m}
+    alone = []
+    for band, mark in zip(bands, marks):
+        if mark:
+            continue
+        gaps = {i: max(bands[i][0] - band[1], band[0] - bands[i][1]) for i in rows}
+        near = min(gaps, key=gaps.get)
+        if gaps[near] < 0.8 * glyph:
+            rows[near] = [min(rows[near][0], band[0]), max(rows[near][1], band[1])]
+        else:
+            alone.append(band)
+    return sorted([tuple(r) for r in rows.values()] + alone)
+
+
+# --- reading -------------------------------------------------------------------------------
 
 def extract_ledger(
     template: Template, engine: OcrEngine, image: np.ndarray, binary: np.ndarray,
     *, mode: Literal["stack", "cell"] = "stack", page_words: list[OcrWord] | None = None,
     deslant: bool = True,
-) -> list[ExtractedRecord]:
-    """Records of one ledger page; boxes in the pixels of ``image`` (the prepared page).
+) -> tuple[list[ExtractedRecord], LayoutFit]:
+    """Records of one ledger page, and how well the page fitted the template.
 
-    ``image`` should have the rules erased (they read as '|' and '_'); ``binary`` keeps them
-    for finding the grid. Cells with almost no ink are blank without asking the engine.
-    ``mode="cell"`` reads each non-blank cell on its own (psm 6, for wrapped text; ~90 engine
-    calls, ~18 s a page); ``"stack"`` (default) reads all non-blank cells in one call per
-    engine (``read_regions``): ~3 s a page and, measured, as accurate or better. (Reading
-    whole rows at once was tried: 60 % of cells exact against 95 %.) ``page_words``, the
-    page-level read, is the second opinion in each cell's confidence. Rows without ink are
-    skipped; ``row`` counts the remaining ones from the top. ``deslant``: as in
-    ``extract_form``, the stacked text read shears cells upright by the page's writing slant.
+        >>> records, fit = extract_ledger(tpl, engine, clean, binary)  # doctest: +SKIP
+        >>> fit.labels_found, fit.labels_expected, fit.problems      # doctest: +SKIP
+        (9, 9, [])
+
+    Boxes are in the pixels of ``image`` (the prepared page, rules erased: they read as '|'
+    and '_'); ``binary`` keeps the rules, which help find columns and rows where there are
+    any. ``page_words``, the page-level read, locates the header and is the second opinion
+    in each cell's confidence (the page is read here when it is not given).
+    ``mode="stack"`` (default) reads all non-blank cells in one call per engine
+    (``read_regions``, ~3 s a page); ``"cell"`` one call per cell (~18 s). A page whose
+    header is not found gives no records and a fit with score 0 and the reason, never a
+    silent empty page; title, header, column-number rows and empty rows never become
+    records; ``row`` is the entry's position on the page.
     """
-    grid = find_grid(binary)
-    if grid is None:
-        return []
-    ncols = len(grid.cols) - 1
-    header_box = (grid.cols[0], grid.rows[0], grid.cols[-1], grid.rows[1])
-    header_words = read_region(engine, image, header_box, psm=6)
-    header_texts = [
-        line_text([w for w in header_words
-                   if grid.cols[c] <= (w.box[0] + w.box[2]) / 2 < grid.cols[c + 1]])
-        for c in range(ncols)
-    ]
-    mapping = map_headers(header_texts, template)
-    rows = []
-    pending: list[tuple[int, int, Box]] = []
-    for r in range(1, len(grid.rows) - 1):
-        cells = {c: grid.cell(r, c) for c in mapping}
-        inked = {c: box for c, box in cells.items() if _ink(image, box) >= BLANK_INK}
-        words_by_cell: dict[int, list[OcrWord]] = {c: [] for c in cells}
-        if inked and mode == "cell":
-            for c, box in inked.items():
-                reader = _reader(engine, template, mapping[c])
-                words_by_cell[c] = read_region(reader, image, box, psm=6)
-        elif inked:
-            pending.extend((r, c, box) for c, box in inked.items())
-        rows.append((r, cells, inked, words_by_cell))
-    if pending:
-        # mode "stack": every non-blank cell of the page in one call per engine
-        boxes = [b for *_, b in pending]
-        slant = estimate_slant(image, boxes) if deslant else 0.0
-        text_reads = read_regions(engine, image, boxes, slant=slant)
-        numeric = [i for i, (_, c, _) in enumerate(pending)
-                   if is_numeric_field(mapping[c], template.kind_of(mapping[c]))]
-        number_reads = read_regions(engine.for_numbers(), image, [pending[i][2] for i in numeric])
-        for i, words in zip(numeric, number_reads):
-            text_reads[i] = merge_number_read(text_reads[i], words)
-        by_row = {row[0]: row for row in rows}
-        for (r, c, _), words in zip(pending, text_reads):
-            by_row[r][3][c] = words
+    words = page_words if page_words is not None else engine.recognize(image, psm=6)
+    layout = find_layout(template, engine, image, binary, words)
+    if layout is None:
+        return [], LayoutFit(score=0.0, entries=0, labels_expected=len(template.specs),
+                             labels_found=0, problems=[
+                                 "Không tìm thấy dòng tiêu đề cột của bảng (cần ít nhất "
+                                 f"{min_columns(template)} cột khớp với mẫu sổ)"])
+    cells = _cells(layout)
+    image = _erase_rules(image, layout)
+    reads = _read_cells(template, engine, image, cells, mode, deslant, layout.glyph)
     records = []
-    for r, cells, inked, words_by_cell in rows:
-        if not any(words_by_cell.values()) and not inked:
-            continue
+    for (y0, y1, boxed), row_cells in zip(layout.rows, cells):
         fields = {
-            mapping[c]: field_value(
-                mapping[c], words_by_cell[c], cells[c], image,
+            col.field: field_value(
+                col.field, reads.get((y0, col.field), []), box, image,
                 second=None if page_words is None
-                else [w for w in page_words if _inside(w.box, cells[c])],
-                numeric=is_numeric_field(mapping[c], template.kind_of(mapping[c])),
+                else [w for w in page_words if _inside(w.box, box)],
+                numeric=is_numeric_field(col.field, template.kind_of(col.field)),
             )
-            for c in sorted(cells)
+            for col, box in row_cells
         }
-        row_box = (grid.cols[0], grid.rows[r], grid.cols[-1], grid.rows[r + 1])
-        records.append(ExtractedRecord(row=len(records) + 1, fields=fields, box=row_box))
-    return records
+        if _is_entry(fields, template, layout, boxed):
+            for name in template.fields:  # a column the page lacks: unknown, said in the fit
+                fields.setdefault(name, FieldValue(
+                    field=name, raw="", value=None, status="uncertain", confidence=0.0,
+                    note="Không tìm thấy cột này trên trang"))
+            row_box = (layout.columns[0].x0, y0, layout.columns[-1].x1, y1)
+            records.append(ExtractedRecord(row=len(records) + 1, fields=fields, box=row_box))
+    return records, _fit(template, layout, records)
 
+
+def _erase_rules(image: np.ndarray, layout: Layout, reach: int = 4) -> np.ndarray:
+    """A copy of the page with the table's rules painted white, pieces and stubs included.
+
+    ``remove_lines`` (read_page) only erases long straight runs; broken, hand-drawn or
+    crossing rules leave pieces at the cell edges that the engine reads as 'l', 'I' or
+    glue to a value's first letter ("Nữ" → "ph").
+    """
+    out = image.copy()
+    x0, x1 = layout.columns[0].x0 - reach, layout.columns[-1].x1 + reach + 1
+    y0 = layout.header.box[1]
+    for x in layout.rules_x:
+        out[y0:, max(0, x - reach):x + reach + 1] = 255
+    for y in layout.rules_y:
+        out[max(0, y - reach):y + reach + 1, max(0, x0):x1] = 255
+    return out
+
+
+def _cells(layout: Layout, inset: int = 4) -> list[list[tuple[Column, Box]]]:
+    """Per row, the mapped columns' cell boxes."""
+    return [[(c, (c.x0 + inset, y0, c.x1 - inset, y1)) for c in layout.columns if c.field]
+            for y0, y1, _ in layout.rows]
+
+
+def _read_cells(template: Template, engine: OcrEngine, image: np.ndarray,
+                cells: list[list[tuple[Column, Box]]], mode: str, deslant: bool, glyph: float
+                ) -> dict[tuple[int, str], list[OcrWord]]:
+    """Words of every inked cell, keyed by (row top, field); blank cells are not read.
+
+    A cell is inked when its share of dark pixels reaches ``BLANK_INK`` or it holds a small
+    word's worth of ink (``WORD_INK`` glyph areas): a ditto "nt" in a wide cell is only 0.3 %
+    of it, and was taken for blank by the share alone.
+    """
+    pending = [(box[1], col.field, box) for row in cells for col, box in row
+               if _ink(image, box) >= BLANK_INK or _ink_pixels(image, box) >= WORD_INK * glyph ** 2]
+    out: dict[tuple[int, str], list[OcrWord]] = {}
+    if not pending:
+        return out
+    if mode == "cell":
+        for y, name, box in pending:
+            out[(y, name)] = read_region(_reader(engine, template, name), image, box, psm=6)
+        return out
+    boxes = [b for *_, b in pending]
+    slant = estimate_slant(image, boxes) if deslant else 0.0
+    text_reads = read_regions(engine, image, boxes, slant=slant)
+    numeric = [i for i, (_, name, _) in enumerate(pending)
+               if is_numeric_field(name, template.kind_of(name))]
+    number_reads = read_regions(engine.for_numbers(), image, [pending[i][2] for i in numeric])
+    for i, words in zip(numeric, number_reads):
+        text_reads[i] = merge_number_read(text_reads[i], words)
+    for (y, name, _), words in zip(pending, text_reads):
+        out[(y, name)] = words
+    return out
+
+
+_COLUMN_NUMBER = re.compile(r"^\(?\d{1,2}\)?$")
+
+
+def _is_entry(fields: dict, template: Template, layout: Layout, boxed: bool) -> bool:
+    """A row is an entry unless it is empty, repeats the header, or numbers the columns
+    ("(1) (2) (3)…", printed under many headers). Outside a ruled cell, a row with no registration
+    number needs three filled cells (two when the page has no number column): the page foot
+    or a margin note is no entry."""
+    filled = {n: fv.raw for n, fv in fields.items() if fv.status != "blank"}
+    if not filled:
+        return False
+    if not boxed and template.starts_entry not in filled and len(filled) < (
+            3 if template.starts_entry in layout.header.mapped else 2):
+        return False
+    texts = [t for t in filled.values() if t]
+    if len(texts) >= 3 and all(_COLUMN_NUMBER.match(t) for t in texts):
+        return False
+    header_like = sum(any(label_score(t, lab) >= 90 for lab in template.spec(n).labels)
+                      for n, t in filled.items() if t)
+    return not (texts and header_like >= max(2, len(texts) / 2))
+
+
+def _fit(template: Template, layout: Layout, records: list[ExtractedRecord]) -> LayoutFit:
+    """Columns found, entries found, and what is wrong, in Vietnamese, for the page's
+    ``needs_attention`` reason."""
+    found = layout.header.mapped
+    problems = []
+    read = {c.field for c in layout.columns if c.field}
+    missing = [template.label_of(s.field) for s in template.specs if s.field not in read]
+    if missing:
+        problems.append("Không tìm thấy cột: " + ", ".join(missing))
+    if not records:
+        problems.append("Không tìm thấy dòng ghi nào dưới tiêu đề bảng")
+    elif len(records) > 1.5 * template.entries_per_page:
+        problems.append(f"Đọc được {len(records)} dòng, nhiều hơn hẳn số dòng thường có "
+                        f"({template.entries_per_page}): có thể đã tách sai dòng")
+    score = len(found) / len(template.specs) if records else 0.0
+    if len(records) > 1.5 * template.entries_per_page:
+        score *= 0.5
+    return LayoutFit(score=round(score, 3), entries=len(records),
+                     labels_expected=len(template.specs), labels_found=len(found),
+                     problems=problems + layout.notes)
+
+
+# --- small helpers -------------------------------------------------------------------------
 
 def _reader(engine: OcrEngine, template: Template, name: str) -> OcrEngine:
     return engine.for_numbers() if is_numeric_field(name, template.kind_of(name)) else engine
@@ -201,6 +853,19 @@ def _inside(box: Box, region: Box) -> bool:
 
 def _ink(binary: np.ndarray, box: Box) -> float:
     x0, y0, x1, y1 = box
-    part = binary[y0:y1, x0:x1]
+    part = binary[max(0, y0):y1, max(0, x0):x1]
     return float(np.count_nonzero(part < 128)) / part.size if part.size else 0.0
 
+
+def _ink_pixels(image: np.ndarray, box: Box) -> int:
+    x0, y0, x1, y1 = box
+    return int(np.count_nonzero(image[max(0, y0):y1, max(0, x0):x1] < 128))
+
+
+def _union(boxes: list[Box]) -> Box:
+    return (min(b[0] for b in boxes), min(b[1] for b in boxes),
+            max(b[2] for b in boxes), max(b[3] for b in boxes))
+
+
+def _x_overlap(a: Box, b: Box) -> int:
+    return min(a[2], b[2]) - max(a[0], b[0])

@@ -401,7 +401,9 @@ def merge_number_read(text_words: list[OcrWord], number_words: list[OcrWord]) ->
         if any(c.isdigit() for c in word.text) or not text_words:
             merged.append(word)
             continue
-        best = max(text_words, key=lambda t: _overlap(t.box, word.box))
+        # ties of overlap (a stray '„' inside the word's box) go to the word with letters
+        best = max(text_words, key=lambda t: (round(_overlap(t.box, word.box), 2),
+                                              sum(c.isalpha() for c in t.text)))
         usable = (_overlap(best.box, word.box) > 0 and best not in merged
                   and not any(c.isdigit() for c in best.text))
         merged.append(best if usable else word)

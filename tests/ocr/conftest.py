@@ -31,13 +31,15 @@ def nfc(text: str) -> str:
 
 def draw_form_page(entry: dict[str, str] = SMALL_ENTRY, width: int = 2000, height: int = 1100) -> np.ndarray:
     """One form entry with dotted leaders, typewriter values — a development image, not a book."""
-    template = load_template("birth_form")
+    from pipeline.samplegen.printing import classic_printing
+
+    printing = classic_printing("birth_form")
     img = Image.new("L", (width, height), 245)
     draw = ImageDraw.Draw(img)
     label_font = ImageFont.truetype(SERIF, 40)
     value_font = ImageFont.truetype(MONO, 40)
     y = 80
-    for line in template.lines:
+    for line in printing.lines:
         segment = (width - 200) // len(line)
         for i, label in enumerate(line):
             x = 100 + i * segment

@@ -1,0 +1,167 @@
+"""Find a template's printed labels among a page's words, wherever the printing put them.
+
+A form template names, per field, the labels different printings used (`Họ và tên:` /
+`Họ tên:` / `Tên:`); nothing says on which line or in which order they stand. Every visual
+line of the page is scanned for every label variant (fuzzy: labels are faded and misread
+like any print), overlapping candidates are settled by score, and labels printed for several
+fields (`Tuổi:` after each parent) are left ambiguous here and settled by the entry they end
+up in (``form_entries``).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz
+from rapidfuzz.distance import Levenshtein
+
+from pipeline.ocr.regions import Line, union
+from pipeline.templates import Template
+from pipeline.types import Box, OcrWord
+
+LABEL_MIN_SCORE = 80.0  # rapidfuzz ratio (0..100) for a possibly damaged printed label; at 74
+#                         a written date ("ngày 15 tháng") passed for `Sinh ngày:`
+SHORT_LABEL = 5  # letters: a label this short ("Số:", "Tên:") must match almost exactly
+SHORT_MIN_SCORE = 86.0
+COLON_BONUS = 3.0  # the printed label ends in ':' and so does the text read
+#: Where an entry lacks a label, a looser match is enough on its own lines: the structure
+#: says it is there, and a faint or thin label font reads as "Tuấi:", "Dân tộe:".
+RESCUE_MIN_SCORE = 70.0
+FOLDED_PENALTY = 4.0  # a match only without diacritics is a little weaker
+
+
+@dataclass
+class LabelHit:
+    """One printed label found on the page."""
+
+    fields: tuple[str, ...]  # the fields this label text may announce (several for `Tuổi:`)
+    text: str  # the variant matched, as the template spells it
+    box: Box  # the label's words, cut at the colon when the value was glued to it
+    score: float
+    line: int  # index of its visual line
+    first_word: int  # its words on that line: [first_word, first_word + words)
+    words: int
+
+
+def label_key(text: str) -> str:
+    """Case-folded NFC without spaces: Tesseract merges and splits label words freely."""
+    return "".join(unicodedata.normalize("NFC", text).casefold().split())
+
+
+def match_at(words: list[OcrWord], start: int, label: str) -> tuple[float, int]:
+    """Best (score, word count) for ``label`` starting at word ``start`` of a line.
+
+    Tesseract may merge ("Nơisinh:") or split label words, so word counts around the label's
+    own are tried; a last word ending in ':' is the printed label's end and earns a bonus.
+    """
+    target = label_key(label)
+    n = len(label.split())
+    best = (0.0, 0)
+    for k in range(max(1, n - 2), n + 2):
+        if start + k > len(words):
+            break
+        parts = [w.text for w in words[start:start + k]]
+        colon = parts[-1].find(":")
+        if 0 <= colon < len(parts[-1]) - 1:
+            parts[-1] = parts[-1][:colon + 1]  # value glued to the label: "cha:,Nguyễn"
+        text = label_key("".join(parts))
+        score = fuzz.ratio(text, target)
+        if target.endswith(":") and text.endswith(":"):
+            score += COLON_BONUS
+        if score > best[0]:
+            best = (score, k)
+    return best
+
+
+def _good_enough(label: str, score: float) -> bool:
+    letters = sum(c.isalpha() for c in label)
+    return score >= (SHORT_MIN_SCORE if letters <= SHORT_LABEL else LABEL_MIN_SCORE)
+
+
+def label_box(words: list[OcrWord]) -> Box:
+    """Box of a label's words; when the engine glued the value to the colon ("tịch:Việt"),
+    the box ends at the colon, estimated from the character share."""
+    box = union([w.box for w in words])
+    last = words[-1]
+    colon = last.text.find(":")
+    if 0 <= colon < len(last.text) - 1:
+        # Just after the colon, less half a character: a leftover ':' is stripped later, a
+        # clipped first letter of the value would be lost.
+        char = (last.box[2] - last.box[0]) / len(last.text)
+        x1 = last.box[0] + int((colon + 0.5) * char)
+        box = (box[0], box[1], x1, box[3])
+    return box
+
+
+def label_variants(template: Template) -> dict[str, tuple[str, ...]]:
+    """Label text → the fields it may announce, in template order."""
+    out: dict[str, list[str]] = {}
+    for spec in template.specs:
+        for text in spec.labels:
+            out.setdefault(text, []).append(spec.field)
+    return {text: tuple(fields) for text, fields in out.items()}
+
+
+def find_labels_in_line(line: Line, index: int, variants: dict[str, tuple[str, ...]]
+                        ) -> list[LabelHit]:
+    """Every label on one visual line, left to right, none overlapping.
+
+    All (start word, variant) candidates are scored; the best ones win greedily by the
+    letters they explain (label length less twice the edit distance), so a longer label read
+    with a slip beats a shorter one read exactly inside it ("Ho và tên cha:" is `Họ và tên
+    cha:`, not `Tên cha:`), while an exact short label beats a longer one it only resembles
+    ("Họ và tên:" is not `Họ và tên cha:` with three letters lost).
+    """
+    words = line.words
+    candidates: list[tuple[float, float, int, str, int]] = []
+    for start in range(len(words)):
+        if not any(c.isalpha() for c in words[start].text):
+            continue
+        for text in variants:
+            score, k = match_at(words, start, text)
+            if k and _good_enough(text, score):
+                candidates.append((_explained(words[start:start + k], text), score, start, text, k))
+    taken: set[int] = set()
+    hits: list[LabelHit] = []
+    for _, score, start, text, k in sorted(candidates, key=lambda c: (-c[0], -c[1], c[2])):
+        span = set(range(start, start + k))
+        if span & taken:
+            continue
+        taken |= span
+        hits.append(LabelHit(variants[text], text, label_box(words[start:start + k]), score,
+                             index, start, k))
+    return sorted(hits, key=lambda h: h.first_word)
+
+
+def _explained(words: list[OcrWord], label: str) -> float:
+    parts = [w.text for w in words]
+    colon = parts[-1].find(":")
+    if 0 <= colon < len(parts[-1]) - 1:
+        parts[-1] = parts[-1][:colon + 1]
+    target = label_key(label)
+    return len(target) - 2 * Levenshtein.distance(label_key("".join(parts)), target)
+
+
+def loose_match_at(words: list[OcrWord], start: int, label: str) -> tuple[float, int]:
+    """``match_at``, also on diacritic-free text: a faint label font loses its marks first
+    ("Tuõi:", "Tuôối:" for `Tuổi:`). Only used where a label is known to be missing."""
+    from pipeline.clean.text import strip_marks
+
+    score, k = match_at(words, start, label)
+    target = strip_marks(label_key(label)).replace("đ", "d")
+    n = len(label.split())
+    for kk in range(max(1, n - 2), n + 2):
+        if start + kk > len(words):
+            break
+        text = strip_marks(label_key("".join(w.text for w in words[start:start + kk])))
+        folded = fuzz.ratio(text.replace("đ", "d"), target)
+        if folded - FOLDED_PENALTY > score:
+            score, k = folded - FOLDED_PENALTY, kk
+    return score, k
+
+
+def words_after_labels(line: Line, hits: list[LabelHit]) -> list[OcrWord]:
+    """The words of a line that are not part of any label."""
+    used = {i for h in hits for i in range(h.first_word, h.first_word + h.words)}
+    return [w for i, w in enumerate(line.words) if i not in used]
