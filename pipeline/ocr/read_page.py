@@ -12,9 +12,11 @@ from pipeline.ocr.form import extract_form
 from pipeline.ocr.ledger import extract_ledger
 from pipeline.ocr.preprocess import PreparedPage, preprocess_page, remove_lines
 from pipeline.templates import Template
-from pipeline.types import ExtractedRecord, OcrWord
+from pipeline.types import ExtractedRecord, LayoutFit, OcrWord
 
-OCR_VERSION = "4"  # 2: seal ink washed out; 3: deslanted values, eng numbers; 4: one-line isolation of form values
+# 2: seal ink washed out; 3: deslanted values, eng numbers; 4: one-line isolation of form
+# values; 5: labels and columns found wherever the printing put them, photos flattened
+OCR_VERSION = "5"
 
 
 @dataclass
@@ -27,6 +29,7 @@ class PageRead:
     ocr_version: str  # OCR_VERSION + engine version(s), for provenance and re-runs
     scale: float = 1.0  # resampling applied before OCR (200 dpi pages are read at 300)
     params: dict[str, object] = field(default_factory=dict)  # settings used, stored with it
+    fit: LayoutFit = field(default_factory=LayoutFit)  # how well the printing was understood
 
 
 def read_page(
@@ -59,11 +62,11 @@ def read_page(
     clean = remove_lines(page.binary)
     words = engine.recognize(clean, psm=6)
     if template.layout == "ledger":
-        records = extract_ledger(template, engine, clean, page.binary, mode=ledger_mode,
-                                 page_words=words, deslant=deslant)
+        records, fit = extract_ledger(template, engine, clean, page.binary, mode=ledger_mode,
+                                      page_words=words, deslant=deslant)
     else:
-        records = extract_form(words, template, engine, clean, page.binary, mode=form_mode,
-                               deslant=deslant)
+        records, fit = extract_form(words, template, engine, clean, page.binary,
+                                    mode=form_mode, deslant=deslant)
     version = f"{OCR_VERSION}/{engine.version}"
     numbers = engine.for_numbers()
     if numbers is not engine:
@@ -78,7 +81,9 @@ def read_page(
                 "layout": template.layout,
                 "form_mode": form_mode, "ledger_mode": ledger_mode, "dpi": dpi,
                 "deslant": deslant, "numbers_lang": getattr(numbers, "lang", None),
-                "scale": round(page.scale, 4)},
+                "scale": round(page.scale, 4), "quarter_turns": page.turns,
+                "page_found": page.corners is not None, "curl_undone": page.curl is not None},
+        fit=fit,
     )
 
 

@@ -125,6 +125,21 @@ class TesseractEngine(OcrEngine):
         return _words_from_data(data)
 
 
+def detect_orientation(image: np.ndarray) -> tuple[int | None, float]:
+    """Tesseract's orientation detection (OSD) on a page: degrees to turn it clockwise, and
+    Tesseract's confidence. Too little text, or any Tesseract error, is "unknown" (None, 0):
+    a page is then left as it is, never failed.
+    """
+    os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+    try:
+        osd = pytesseract.image_to_osd(np.ascontiguousarray(image),
+                                       config="--psm 0 -c min_characters_to_try=30",
+                                       output_type=pytesseract.Output.DICT)
+    except (pytesseract.TesseractError, OSError, ValueError):
+        return None, 0.0
+    return int(osd.get("rotate", 0)), float(osd.get("orientation_conf", 0.0))
+
+
 def _quote(text: str) -> str:
     if any(c.isspace() or c in "'\"" for c in text):
         raise ValueError("whitelist must not contain spaces or quotes")

@@ -6,10 +6,10 @@ import doctest
 
 import pytest
 
-from pipeline.ocr import engine, preprocess, regions, tesseract
+from pipeline.ocr import capture, engine, preprocess, regions, tesseract
 
 
-@pytest.mark.parametrize("module", [engine, preprocess, regions, tesseract], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", [capture, engine, preprocess, regions, tesseract], ids=lambda m: m.__name__)
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0

@@ -35,7 +35,8 @@ def _stamps(truth) -> list[dict]:
 
 def _ring(page, stamp) -> np.ndarray:
     """The band of the seal's outer ring and lettering, on the prepared page."""
-    cx, cy = page.matrix @ np.array([*stamp["center"], 1.0])
+    x, y, z = page.matrix @ np.array([*stamp["center"], 1.0])  # a 3x3 homography
+    cx, cy = x / z, y / z
     r = stamp["radius"] * page.scale
     h, w = page.binary.shape
     yy, xx = np.ogrid[:h, :w]
