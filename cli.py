@@ -138,6 +138,7 @@ def process(
     book: Optional[str] = typer.Option(None, "--book", help="Chỉ xử lý sổ này (mã sổ)."),
     workers: Optional[int] = typer.Option(None, "--workers", help="Số tiến trình OCR song song (0: chạy tuần tự trong tiến trình này)."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Địa chỉ bộ điều phối Dask có sẵn, ví dụ tcp://10.0.0.5:8786."),
+    recheck: bool = typer.Option(False, "--recheck", help="Đọc lại cả các trang cần xem lại mà chưa ai duyệt (sau khi sửa mẫu sổ); bản ghi cũ của trang được thay."),
 ):
     """Tiền xử lý → OCR → trích xuất → chuẩn hóa các trang chưa xong; chạy lại để tiếp tục."""
     from pipeline.ocr.tesseract import check_tesseract
@@ -148,7 +149,7 @@ def process(
     require_poppler()
     db = _ready_db()
     summary = _run_process(db, settings, book_code=book, workers=settings.workers if workers is None else workers,
-                           scheduler=scheduler)
+                           scheduler=scheduler, recheck=recheck)
     if summary.failed:
         raise typer.Exit(1)
 
@@ -175,8 +176,13 @@ def _run_process(db, settings, **kwargs):
         on_start, on_page = _page_progress(progress)
         summary = process_books(db, settings, on_start=on_start, on_page=on_page, **kwargs)
     reasons = "; ".join(f"{n} × {reason}" for reason, n in summary.failed_by_reason.most_common())
-    console.print(f"Xong: {summary.succeeded} trang thành công, {summary.failed} trang lỗi"
+    attention = f", {summary.attention} trang cần xem lại" if summary.attention else ""
+    console.print(f"Xong: {summary.succeeded} trang thành công{attention}, {summary.failed} trang lỗi"
                   f"{' (' + reasons + ')' if reasons else ''}; {summary.records} bản ghi mới.")
+    if summary.attention:
+        console.print("Xem lý do: hotich status (trang cần xem lại đã được lưu và nằm trong hàng chờ duyệt).")
+    if summary.kept:
+        console.print(f"{summary.kept} trang cần xem lại có bản ghi đã được duyệt: không đọc lại.")
     return summary
 
 
@@ -589,14 +595,14 @@ def status():
     width = max(len(label) for label, _, _ in rows)
     pages = Table(title="Tiến độ số hóa")
     pages.add_column("Đơn vị / Sổ", no_wrap=True, min_width=width)
-    for column in ("Trang", "Xong", "Lỗi", "Chờ", "Bản ghi", "Chờ duyệt", "Phê duyệt", "Đã xuất"):
+    for column in ("Trang", "Xong", "Cần xem", "Lỗi", "Chờ", "Bản ghi", "Chờ duyệt", "Phê duyệt", "Đã xuất"):
         pages.add_column(column, justify="right")
     quality = Table(title="Đối chiếu dân cư, trường và số đăng ký")
     quality.add_column("Đơn vị / Sổ", no_wrap=True, min_width=width)
     for column in ("Khớp dân cư", "Tự động", "Xác nhận", "Sửa", "Nghi ngờ", "Số thiếu", "Số lặp"):
         quality.add_column(column, justify="right")
     for label, c, style in rows:
-        pages.add_row(label, n(c.pages), n(c.pages_done), n(c.pages_failed), n(c.pages_pending),
+        pages.add_row(label, n(c.pages), n(c.pages_done), n(c.pages_attention), n(c.pages_failed), n(c.pages_pending),
                       n(c.records), n(c.waiting), n(c.approved), n(c.exported), style=style)
         quality.add_row(label, format_share(c.match_rate), n(c.fields_auto), n(c.fields_confirmed),
                         n(c.fields_corrected), n(c.fields_doubtful), n(c.numbers_missing),
@@ -606,6 +612,8 @@ def status():
     for b in figures.books:
         for failure in b.failures:
             console.print(f"[red]{escape(b.book_code)}[/red] {escape(failure)}")
+        for page in b.attention:
+            console.print(f"[yellow]{escape(b.book_code)}[/yellow] {escape(page.line)}", soft_wrap=True)
         for finding in b.numbering:
             console.print(f"[yellow]{escape(b.book_code)}[/yellow] {escape(finding)}")
 

@@ -4,6 +4,13 @@ Resumable by construction: a page's records, field values and its ``done`` statu
 in one transaction, so a run killed at any moment leaves every page either fully done or still
 pending, and running the same command again finishes the book with no duplicate. Failed pages
 are retried by the next run.
+
+A page whose entries are not accounted for (no entry, fewer than its registration numbers
+imply, labels not found, a poor fit: ``pipeline.clean.accounting``) is stored the same way,
+records and all, but as ``needs_attention`` with its reason. Like ``done`` it is final: a
+re-run neither reads it again nor duplicates its records. Once the template is fixed,
+``recheck=True`` (``hotich process --recheck``) reads such pages again, replacing their
+records in the same transaction, unless a reviewer has already worked on one of them.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterator
 
-from sqlalchemy import select
+from sqlalchemy import delete, exists, func, or_, select
 from sqlalchemy.engine import Engine
 
 from pipeline.clean import record_confidence, record_status
@@ -28,6 +35,7 @@ from pipeline.ocr.tesseract import words_to_tsv
 from pipeline.scans import single_page_bytes
 from pipeline.search.index import refresh_page_index
 from pipeline.settings import Settings
+from pipeline.storage.audit import audit
 from pipeline.storage.db import session_scope
 from pipeline.storage.models import Book, Page, Record, StageRun
 from pipeline.storage.models import FieldValue as FieldValueRow
@@ -36,26 +44,60 @@ from pipeline.types import PageResult
 from pipeline.worker import PageTask, process_page, stage_versions
 
 
+DONE, NEEDS_ATTENTION, FAILED = "done", "needs_attention", "failed"
+#: Page statuses `process` does not read again: the page's records are stored.
+FINAL_STATUSES = (DONE, NEEDS_ATTENTION)
+#: Record statuses no reviewer has decided on: a recheck may replace such records.
+_UNREVIEWED = ("extracted", "needs_review")
+
+
 @dataclass
 class ProcessSummary:
-    succeeded: int = 0
+    succeeded: int = 0  # pages done
     failed: int = 0
     records: int = 0
     failed_by_reason: Counter = field(default_factory=Counter)
     executor: str = ""
     stage_run_id: int | None = None
+    attention: int = 0  # pages read and stored but needing attention (not done)
+    #: pages needing attention a recheck left alone: a reviewer worked on their records
+    kept: int = 0
 
 
-def _pending_pages(db: Engine, book_code: str | None) -> list[tuple[int, int]]:
-    """(page id, book id) of pages not yet done, in book and page order."""
+def reviewed_on_page():
+    """SQL condition on ``Page``: a record of it was touched by a person (a status a reviewer
+    set, or a field version with ``changed_by``); such records are never replaced by OCR."""
+    touched = or_(Record.status.not_in(_UNREVIEWED),
+                  exists().where(FieldValueRow.record_id == Record.id,
+                                 FieldValueRow.changed_by.is_not(None)))
+    return exists().where(Record.page_id == Page.id, touched)
+
+
+def _pending_pages(db: Engine, book_code: str | None, recheck: bool = False
+                   ) -> list[tuple[int, int]]:
+    """(page id, book id) of pages not yet done (nor needing attention), in book and page
+    order; with ``recheck``, also the pages needing attention that no reviewer touched."""
     with session_scope(db) as session:
-        query = select(Page.id, Page.book_id).where(Page.status != "done")
+        todo = Page.status.not_in(FINAL_STATUSES)
+        if recheck:
+            todo = or_(todo, (Page.status == NEEDS_ATTENTION) & ~reviewed_on_page())
+        query = select(Page.id, Page.book_id).where(todo)
         if book_code:
             book = session.scalar(select(Book).where(Book.book_code == book_code))
             if book is None:
                 raise NotFound(f"Không có sổ '{book_code}'")
             query = query.where(Page.book_id == book.id)
         return [tuple(row) for row in session.execute(query.order_by(Page.book_id, Page.page_no))]
+
+
+def _reviewed_attention_pages(db: Engine, book_code: str | None) -> int:
+    """Pages needing attention that a recheck must leave alone (a reviewer worked on them)."""
+    with session_scope(db) as session:
+        query = (select(func.count()).select_from(Page)
+                 .where(Page.status == NEEDS_ATTENTION, reviewed_on_page()))
+        if book_code:
+            query = query.join(Book, Book.id == Page.book_id).where(Book.book_code == book_code)
+        return session.scalar(query) or 0
 
 
 def _tasks(db: Engine, settings: Settings, page_ids: list[int], engine=None) -> Iterator[PageTask]:
@@ -111,18 +153,26 @@ def _write_page_xml(home: Path, page: Page, result: PageResult) -> None:
 
 
 def persist_result(db: Engine, result: PageResult, stage_run_id: int | None, dpi: int | None = None,
-                   home: Path | None = None) -> int:
+                   home: Path | None = None, *, recheck: bool = False) -> int:
     """Write one page's outcome in one transaction; returns the number of records written.
 
+    A page with ``result.attention`` keeps its records and becomes ``needs_attention`` with
+    the reason, never ``done``. With ``recheck``, a page needing attention is replaced: its
+    records (none reviewed, checked again here) are deleted in the same transaction.
     With ``home``, the page's PAGE XML is written under ``home/ocr/<book>/``.
     """
     with session_scope(db) as session:
         page = session.get(Page, result.page_id)
-        if page is None or page.status == "done":
+        if page is None or page.status == DONE:
             return 0  # done by an earlier or concurrent run: never duplicate
+        if page.status == NEEDS_ATTENTION:
+            # Stored already: only a recheck that read the page replaces it (a failed one
+            # keeps the records and reason), and never once a reviewer worked on it.
+            if not recheck or result.error or not _clear_for_recheck(session, page):
+                return 0
         page.attempts += 1
         if result.error:
-            page.status, page.stage, page.error = "failed", "process", result.error
+            page.status, page.stage, page.error = FAILED, "process", result.error
             return 0
         book = page.book
         for extracted in result.records:
@@ -145,7 +195,9 @@ def persist_result(db: Engine, result: PageResult, stage_run_id: int | None, dpi
                     unit=fv.unit, stage_run_id=stage_run_id, reason="ocr",
                 ))
         refresh_page_index(session, page.id)  # the new records become searchable
-        page.status, page.stage, page.error = "done", "clean", None
+        page.status = NEEDS_ATTENTION if result.attention else DONE
+        page.stage, page.error, page.attention = "clean", None, result.attention
+        page.fit_score = result.fit.score if result.fit is not None else None
         page.width, page.height = result.width, result.height
         # A PDF page has the resolution we rendered it at; an image's own dpi is not trusted.
         page.dpi = dpi if page.source_file.media_type == "application/pdf" else None
@@ -153,6 +205,19 @@ def persist_result(db: Engine, result: PageResult, stage_run_id: int | None, dpi
         if home is not None and result.width and result.height:
             _write_page_xml(home, page, result)
         return len(result.records)
+
+
+def _clear_for_recheck(session, page: Page) -> bool:
+    """Delete a page's records before it is stored again; False (nothing deleted) when a
+    reviewer has worked on one of them since the page was listed for the recheck."""
+    if session.scalar(select(reviewed_on_page()).where(Page.id == page.id)):
+        return False
+    ids = list(session.scalars(select(Record.id).where(Record.page_id == page.id)))
+    session.execute(delete(Record).where(Record.page_id == page.id))  # fields, terms: cascade
+    session.expire(page, ["records"])
+    audit(session, "system:process", "page.recheck", "page", page.id, records_deleted=len(ids),
+          previous_reason=page.attention)
+    return True
 
 
 def process_books(
@@ -165,10 +230,14 @@ def process_books(
     on_start: Callable[[int, str], None] | None = None,
     on_page: Callable[[PageResult], None] | None = None,
     ocr_engine=None,
+    recheck: bool = False,
 ) -> ProcessSummary:
-    """Run preprocess → OCR → extract → clean on every page not yet done."""
-    pages = _pending_pages(db, book_code)
+    """Run preprocess → OCR → extract → clean on every page not yet done (nor needing
+    attention); ``recheck`` reads the unreviewed pages needing attention again too."""
+    pages = _pending_pages(db, book_code, recheck)
     summary = ProcessSummary()
+    if recheck:
+        summary.kept = _reviewed_attention_pages(db, book_code)
     params = {"workers": workers, "dpi": settings.render_dpi, "versions": stage_versions()}
     params_hash = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
     with session_scope(db) as session:
@@ -185,10 +254,13 @@ def process_books(
             tasks = _tasks(db, settings, [page_id for page_id, _ in pages], ocr_engine)
             for result in executor.imap_unordered(process_page, tasks):
                 written = persist_result(db, result, summary.stage_run_id, settings.render_dpi,
-                                         settings.home)
+                                         settings.home, recheck=recheck)
                 if result.error:
                     summary.failed += 1
                     summary.failed_by_reason[_reason(result.error)] += 1
+                elif result.attention:
+                    summary.attention += 1
+                    summary.records += written
                 else:
                     summary.succeeded += 1
                     summary.records += written
@@ -200,5 +272,6 @@ def process_books(
         run = session.get(StageRun, summary.stage_run_id)
         run.finished_at = datetime.now(timezone.utc)
         run.outcome = "ok" if summary.failed == 0 else ("failed" if summary.succeeded == 0 else "partial")
-        run.counts = {"succeeded": summary.succeeded, "failed": summary.failed, "records": summary.records}
+        run.counts = {"succeeded": summary.succeeded, "failed": summary.failed, "records": summary.records,
+                      "attention": summary.attention}
     return summary

@@ -16,7 +16,7 @@ from pipeline.clean.places import BookPlace
 from pipeline.errors import HotichError
 from pipeline.scans import render_page
 from pipeline.templates import Template
-from pipeline.types import ExtractedRecord, PageResult
+from pipeline.types import ExtractedRecord, LayoutFit, PageResult
 
 
 @dataclass(frozen=True)
@@ -40,8 +40,25 @@ def stage_versions() -> dict[str, str]:
     return {"ocr": OCR_VERSION, "clean": CLEAN_VERSION}
 
 
+def account_result(records: list[ExtractedRecord], template: Template, fit: LayoutFit | None
+                   ) -> tuple[list[ExtractedRecord], str | None]:
+    """A cleaned page's records and the reason it needs attention (None: it may be ``done``).
+
+    A page that is flagged, or that fits its template less than ``TRUSTED_FIT_SCORE``, keeps
+    every record but no field accepted on the reader's word: a printing the reader did not
+    understand is where confident wrong values come from, so each ``read`` field becomes
+    ``uncertain`` with the page's reason and every record goes to review.
+    """
+    from pipeline.clean.accounting import account_page, attention_note, page_trusted, withhold_acceptance
+
+    attention = account_page(records, template, fit)
+    if not page_trusted(fit, attention):
+        records = withhold_acceptance(records, attention_note(attention, fit))
+    return records, attention
+
+
 def process_page(task: PageTask) -> PageResult:
-    """Preprocess → OCR → extract → clean one page."""
+    """Preprocess → OCR → extract → clean one page, then account for its entries."""
     # One Tesseract thread per process: with one process per core, OpenMP threads only fight
     # each other (measured 13× slower on 2 cores). Set here so remote workers get it too.
     os.environ["OMP_THREAD_LIMIT"] = "1"
@@ -56,12 +73,14 @@ def process_page(task: PageTask) -> PageResult:
         dpi = task.dpi if task.media_type == "application/pdf" else None
         page = read_page(image, task.template, task.engine, dpi=dpi)
         rows = normalize_page([r.fields for r in page.records], task.template, task.book_year,
-                              task.book_place)
+                              task.book_place, page.fit.score)
         records = [ExtractedRecord(row=record.row, box=record.box, fields=fields)
                    for record, fields in zip(page.records, rows)]
+        fit = getattr(page, "fit", None)
+        records, attention = account_result(records, task.template, fit)
         return PageResult(page_id=task.page_id, records=records, words=page.words,
                           stage_versions={**stage_versions(), "ocr_detail": page.ocr_version}, seconds=time.perf_counter() - started,
-                          width=image.shape[1], height=image.shape[0])
+                          width=image.shape[1], height=image.shape[0], attention=attention, fit=fit)
     except HotichError as exc:
         return PageResult(page_id=task.page_id, error=str(exc), seconds=time.perf_counter() - started)
     except Exception as exc:  # noqa: BLE001 - one bad page must not stop the book

@@ -7,7 +7,9 @@ is streamed one book at a time. No figure carries personal data: counts and book
 
 Definitions (the report's footnote says the same in Vietnamese):
 
-* pages: scanned (every page ingested), processed (``done``), failed, pending;
+* pages: scanned (every page ingested), processed (``done``), needing attention (read and
+  stored, but its entries not accounted for: ``needs_attention``, with the reason), failed,
+  pending;
 * records by ``records.status``; *waiting* is the review queue (``needs_person``, as the
   supervisor view counts it), *approved* includes records already exported, *exported* is the
   number of distinct records in any export batch (``export_items``);
@@ -54,6 +56,7 @@ class Counts:
     pages: int = 0
     pages_done: int = 0
     pages_failed: int = 0
+    pages_attention: int = 0  # read, stored, but not done: entries not accounted for
     files_failed: int = 0
     records: int = 0
     extracted: int = 0
@@ -76,7 +79,7 @@ class Counts:
 
     @property
     def pages_pending(self) -> int:
-        return self.pages - self.pages_done - self.pages_failed
+        return self.pages - self.pages_done - self.pages_failed - self.pages_attention
 
     @property
     def match_rate(self) -> float | None:
@@ -111,6 +114,20 @@ class FailureGroup:
 
 
 @dataclass
+class AttentionPage:
+    """A page of a book that was read but needs a person before it counts as done."""
+
+    page_no: int
+    reason: str
+    records: int = 0  # records stored from it (a page with none lost all its entries)
+
+    @property
+    def line(self) -> str:
+        """One line in Vietnamese for `hotich status`."""
+        return f"trang {self.page_no} cần xem lại ({self.records} bản ghi đã lưu): {self.reason}"
+
+
+@dataclass
 class BookFigures(Counts):
     book_id: int = 0
     book_code: str = ""
@@ -127,6 +144,7 @@ class BookFigures(Counts):
     #: gaps with a page not processed (pending or failed) in between: they explain themselves
     gaps_unprocessed: list[NumberGap] = field(default_factory=list)
     repeats: list[NumberRepeat] = field(default_factory=list)
+    attention: list[AttentionPage] = field(default_factory=list)  # in page order
 
     @property
     def type_label(self) -> str:
@@ -146,7 +164,7 @@ class BookFigures(Counts):
         for g in self.gaps_unprocessed:
             span = str(g.first_missing) if g.count == 1 else f"{g.first_missing}–{g.last_missing}"
             out.append(f"R07: số đăng ký {span} ({g.count} bản ghi) chưa có: giữa trang {g.after.page} "
-                       f"và trang {g.before.page} có trang chưa xử lý hoặc bị lỗi")
+                       f"và trang {g.before.page} có trang chưa xử lý, bị lỗi hoặc cần xem lại")
         return out
 
     @property
@@ -272,6 +290,14 @@ def _book_figures(session: Session) -> list[BookFigures]:
             b.pages_done = n
         elif status == "failed":
             b.pages_failed = n
+        elif status == "needs_attention":
+            b.pages_attention = n
+    stored = (select(func.count(Record.id)).where(Record.page_id == Page.id)
+              .correlate(Page).scalar_subquery())
+    for b, (page_no, reason, n) in grouped(
+            select(Page.book_id, Page.page_no, Page.attention, stored)
+            .where(Page.status == "needs_attention").order_by(Page.book_id, Page.page_no)):
+        b.attention.append(AttentionPage(page_no, reason or "không rõ lý do", n or 0))
     reasons: dict[int, dict[str, FailureGroup]] = defaultdict(dict)
     for b, (page_no, error) in grouped(select(Page.book_id, Page.page_no, Page.error)
                                        .where(Page.status == "failed").order_by(Page.book_id, Page.page_no)):

@@ -5,6 +5,12 @@ the match stage left an uncertain or ambiguous link (a link still ``needs_review
 reviewer confirms it or postpones it to the exceptions list. Order: oldest book first, then
 page and row, so a book is finished page by page as the archive reads it.
 
+A page can need a person too: one the process stage read but could not account for (no entry,
+fewer entries than its registration numbers imply, a printing that fits the template badly)
+is ``needs_attention``. Its records are in the queue like any other (none of their fields was
+accepted without review); the queue page also lists the page itself with its reason, since a
+page that lost all its entries has no record to show.
+
 Record statuses (``records.status``), in the order a record moves through them:
 
     extracted     the clean stage found nothing to doubt
@@ -34,6 +40,8 @@ STATUS_LABELS = {
     EXTRACTED: "đã trích xuất", NEEDS_REVIEW: "cần duyệt", POSTPONED: "ngoại lệ (hoãn)",
     REVIEWED: "đã duyệt", APPROVED: "đã phê duyệt", EXPORTED: "đã xuất",
 }
+#: Page status (``pages.status``) of a page read but not accounted for (pipeline.process).
+NEEDS_ATTENTION = "needs_attention"
 #: Statuses a reviewer may still change fields of; approved and exported records are closed.
 OPEN_STATUSES = (EXTRACTED, NEEDS_REVIEW, POSTPONED, REVIEWED)
 
@@ -152,10 +160,13 @@ class BookQueue:
     postponed: int = 0
     pages: list[tuple[int | None, int]] = field(default_factory=list)  # (page_no, waiting)
     oldest_record: int | None = None
+    #: pages needing attention, in page order: (page_no, reason)
+    attention: list[tuple[int, str]] = field(default_factory=list)
 
 
 def queue_counts(session: Session, principal: Principal) -> list[BookQueue]:
-    """Per book: records waiting and postponed, waiting per page; books without work left out."""
+    """Per book: records waiting and postponed, waiting per page, pages needing attention;
+    books without work left out."""
     out: dict[int, BookQueue] = {}
     rows = session.execute(
         select(Book.id, Book.book_code, Book.book_type, Book.commune, Book.year_from,
@@ -179,6 +190,15 @@ def queue_counts(session: Session, principal: Principal) -> list[BookQueue]:
     ):
         entry = out.setdefault(book_id, BookQueue(book_id, code, _book_label(book_type, commune, year)))
         entry.postponed = n
+    for book_id, code, book_type, commune, year, page_no, reason in session.execute(
+        select(Book.id, Book.book_code, Book.book_type, Book.commune, Book.year_from,
+               Page.page_no, Page.attention)
+        .select_from(Page).join(Book, Book.id == Page.book_id)
+        .where(Page.status == NEEDS_ATTENTION)
+        .order_by(Book.created_at, Book.id, Page.page_no)
+    ):
+        entry = out.setdefault(book_id, BookQueue(book_id, code, _book_label(book_type, commune, year)))
+        entry.attention.append((page_no, reason or "không rõ lý do"))
     return list(out.values())
 
 

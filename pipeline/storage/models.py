@@ -144,9 +144,13 @@ class Page(Base):
     height: Mapped[int | None] = mapped_column(Integer)
     dpi: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
-    # pending / done / failed; `stage` is the last stage reached, `error` the one-line reason
+    # pending / done / needs_attention / failed; `stage` is the last stage reached, `error`
+    # the one-line reason a page failed. needs_attention: read and stored, but its entries
+    # are not accounted for (pipeline.clean.accounting); final for `process` like done.
     stage: Mapped[str | None] = mapped_column(String(32))
     error: Mapped[str | None] = mapped_column(Text)
+    attention: Mapped[str | None] = mapped_column(Text)  # why needs_attention, Vietnamese
+    fit_score: Mapped[float | None] = mapped_column(Float)  # LayoutFit.score, when the reader gave one
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     ocr_words: Mapped[str | None] = mapped_column(Text)  # Tesseract word TSV of the page
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

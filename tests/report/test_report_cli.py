@@ -50,7 +50,8 @@ def test_status_prints_the_report_figures(run):
         assert text in out, text
     row = next(line for line in lines if "HL-KS-1978" in line and "│" in line)
     cells = [c.strip() for c in row.split("│")[2:-1]]
-    assert cells == ["4", "2", "1", "1", "5", "1", "1", "1"]  # pages, records, queue, approved, exported
+    # pages (all, done, needing attention, failed, pending), records, queue, approved, exported
+    assert cells == ["4", "2", "0", "1", "1", "5", "1", "1", "1"]
     quality = [line for line in lines if "HL-KS-1978" in line and "│" in line][1]
     assert [c.strip() for c in quality.split("│")[2:-1]] == ["40,0 %", "6", "1", "1", "1", "4", "1"]
     flat = " ".join(out.split())

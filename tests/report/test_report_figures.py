@@ -96,7 +96,7 @@ def test_gap_around_an_unprocessed_page_is_not_counted_as_lost(engine):
     assert a.gaps == [] and a.numbers_missing == 0  # failed page 3 and pending 4 lie between
     assert [g.first_missing for g in a.gaps_unprocessed] == [4]
     assert a.unprocessed_numbering == ["R07: số đăng ký 4–7 (4 bản ghi) chưa có: giữa trang 1 và "
-                                       "trang 5 có trang chưa xử lý hoặc bị lỗi"]
+                                       "trang 5 có trang chưa xử lý, bị lỗi hoặc cần xem lại"]
     assert a.numbering == ["R07: số đăng ký 8 lặp lại (trang 5 dòng 1, trang 5 dòng 2)"]
 
 
