@@ -32,6 +32,8 @@ from pipeline.types import Box, ExtractedRecord, FieldValue, LayoutFit, OcrWord
 CONTINUED_KINDS = {"text", "place", "name"}  # values that may run onto a second line
 CONTINUATION_PITCH = 1.45  # a continuation line starts within this many line pitches
 PREDICTED_CONFIDENCE = 0.5  # a value whose label was placed, not read, is never auto-accepted
+LEAK_SCORE = 88.0  # partial similarity at which a label counts as found inside a value
+STRAY_LINES_ALLOWED = 3  # lines of writing outside every entry: a page foot, margin notes
 
 
 @dataclass
@@ -117,9 +119,9 @@ def _value_parts(page: PageLines, entries: list[Entry], box: Box, kind: str,
         y0, y1 = box[1], box[3]
         pad = max(8, int(0.6 * (y1 - y0)))  # a placed box is a guess: values are taller too
         return [(box[2] + 2, y0 - pad, x1, y1 + pad)]
-    band = page.lines[line].box
-    pad = max(4, int(0.25 * (band[3] - band[1])))
     beside = _words_in(page.lines[line], box[2] - 2, x1, page.hits[line])
+    band = _band(box, beside)
+    pad = max(4, int(0.25 * (band[3] - band[1])))
     parts = [(box[2] + 2, band[1] - pad, x1, band[3] + pad)]
     last = line
     if not beside:  # the label may stand above its value: take the first written line below
@@ -144,6 +146,15 @@ def _value_parts(page: PageLines, entries: list[Entry], box: Box, kind: str,
             last = nxt
             nxt += 1
     return parts
+
+
+def _band(label: Box, beside: list[OcrWord]) -> Box:
+    """The rows a value beside its label occupies: the label's and its own words', leaving
+    out words far taller than the label (stains, a table edge in a photo, a seal's ring) that
+    would stretch the region over the next line."""
+    height = label[3] - label[1]
+    boxes = [label] + [w.box for w in beside if w.box[3] - w.box[1] <= 2.2 * height]
+    return union(boxes)
 
 
 def _value_below(page: PageLines, line: int, box: Box, x1: int, consumed: dict[int, int]
@@ -219,6 +230,15 @@ def extract_form(
     _recover_hidden_labels(plans, reads, template)
     records = _records(plans, reads, entries, template, words, binary, mode)
     _score_fit(fit, entries, fragments, template)
+    stray = _stray_lines(page, plans, entries)
+    if stray > STRAY_LINES_ALLOWED:  # writing no entry accounts for: an entry may be lost
+        fit.problems.append(f"{stray} dòng chữ không thuộc mục nào (có thể mất một mục)")
+        fit.score = round(fit.score * 0.5, 3)  # under MIN_FIT_SCORE from any fit: flagged
+    leaks = sum(1 for r in records for fv in r.fields.values()
+                if fv.note and fv.note.startswith("Giá trị lẫn nhãn"))
+    if leaks:  # regions that cross lines: the printing is not understood as well as it seems
+        fit.problems.append(f"{leaks} giá trị lẫn nhãn in của trường khác")
+        fit.score = round(fit.score * max(0.5, 1 - leaks / max(1, fit.labels_expected) * 4), 3)
     return records, fit
 
 
@@ -333,6 +353,10 @@ def _records(plans: list[Plan], reads: list[list[OcrWord]], entries: list[Entry]
         if plan.predicted and fv.status == "read":
             fv.confidence = min(fv.confidence, PREDICTED_CONFIDENCE)
             fv.note = "Không đọc được nhãn in; vị trí suy từ các mục khác trên trang"
+        leaked = _leaked_label(fv.raw, plan.field, template) if fv.status == "read" else None
+        if leaked:  # the region reached into another line or label: the value is suspect
+            fv.confidence = min(fv.confidence, PREDICTED_CONFIDENCE)
+            fv.note = f"Giá trị lẫn nhãn in '{leaked}': vùng đọc có thể lệch dòng"
         by_row.setdefault(plan.row, {})[plan.field] = fv
     records = []
     for row, entry in enumerate(entries, start=1):
@@ -346,6 +370,42 @@ def _records(plans: list[Plan], reads: list[list[OcrWord]], entries: list[Entry]
             part for p in plans if p.row == row for part in p.parts]
         records.append(ExtractedRecord(row=row, fields=fields, box=union(boxes)))
     return records
+
+
+def _stray_lines(page: PageLines, plans: list[Plan], entries: list[Entry]) -> int:
+    """Lines of writing below the first entry that no label and no value region covers.
+
+    A page footer, a margin note or two are expected; more is writing the reader did not
+    understand, often a whole entry whose labels it could not read.
+    """
+    top = entries[0].top - page.pitch / 2
+    regions = [part for p in plans for part in p.parts]
+    count = 0
+    for i, line in enumerate(page.lines):
+        if line.box[1] < top or page.label_line(i):
+            continue
+        words = [w for w in line.words if _substantial(w.text) and w.confidence >= 0.5]
+        if len(words) < 2 or any(_inside(w.box, r) for w in words for r in regions):
+            continue
+        count += 1
+    return count
+
+
+def _leaked_label(raw: str, field: str, template: Template) -> str | None:
+    """A printed label of another field inside a value (``Sinh tại: Hưng Trung`` read as a
+    birth date): its region took in a neighbouring line or label. Only labels of six letters
+    or more count; a short one ("Tên:") is too easily a piece of a value."""
+    text = label_key(raw)
+    if ":" not in raw or len(text) < 6:
+        return None
+    for spec in template.specs:
+        if spec.field == field:
+            continue
+        for label in spec.labels:
+            key = label_key(label)
+            if sum(c.isalpha() for c in key) >= 6 and fuzz.partial_ratio(key, text) >= LEAK_SCORE:
+                return label.rstrip(":")
+    return None
 
 
 def _score_fit(fit: LayoutFit, entries: list[Entry], fragments: list[Entry],

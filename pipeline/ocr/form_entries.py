@@ -22,6 +22,7 @@ from pipeline.types import Box
 MIN_ENTRY_SHARE = 0.3  # of the template's fields: fewer labels found is not an entry
 MIN_ENTRY_LABELS = 3
 BREAK_PITCHES = 1.6  # a gap this many label-line pitches wide inside an entry is suspect
+HEAD_GAP_PITCHES = 2.5  # label-line pitches between an entry's first label and its next
 MAX_LABELS_PER_LINE = 4  # more on one line is a table header, not a form
 WHOLE_ENTRY_SHARE = 0.6  # of the template's fields: a group this full is a whole entry
 
@@ -133,9 +134,33 @@ def group_entries(hits: list[LabelHit], template: Template) -> tuple[list[Entry]
     big = [e for e in first if len(e.labels) >= minimum]
     if big:
         first = _split(hits, template, start=start, before=_precedence(big))
+    pitch = _label_pitch(hits)
+    detached = [_detach_head(e, pitch) for e in first]
+    first += [d for d in detached if d is not None]
     entries = [e for e in first if _is_entry(e, minimum)]
     fragments = [e for e in first if not _is_entry(e, minimum)]
     return sorted(entries, key=lambda e: e.top), fragments
+
+
+def _label_pitch(hits: list[LabelHit]) -> float:
+    tops = sorted({h.box[1] for h in hits})
+    steps = np.diff(tops)
+    steps = steps[steps > 5]
+    return float(np.median(steps)) if len(steps) else 0.0
+
+
+def _detach_head(entry: Entry, pitch: float) -> Entry | None:
+    """Take off an entry's first label when a gap no entry has inside it separates it from
+    the rest: the page header's `Quyển số:` standing in for a first `Số:` the page read
+    missed. Returns it as an entry of its own (a fragment), or None."""
+    if len(entry.order) < 2 or pitch <= 0:
+        return None
+    first, second = entry.labels[entry.order[0]], entry.labels[entry.order[1]]
+    if second.box[1] - first.box[1] <= HEAD_GAP_PITCHES * pitch:
+        return None
+    name = entry.order.pop(0)
+    hit = entry.labels.pop(name)
+    return Entry(labels={name: hit}, order=[name])
 
 
 def _is_entry(entry: Entry, minimum: int) -> bool:

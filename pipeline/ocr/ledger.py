@@ -38,6 +38,7 @@ HEADER_WORD_GAP = 0.8
 HEADER_LINE_GAP = 0.7
 RULE_RUN = 50  # pixels (pages are read at ~300 dpi): shortest piece of a rule, broken or not
 RULE_SHARE = 0.4  # of the table's width (or body height) a rule's pieces must cover together
+RULE_DRIFT = 8  # pixels a long rule may wander across its length (residual skew, curl)
 
 
 # --- the ruled grid (page classification still asks whether a page has one) ---------------
@@ -110,6 +111,10 @@ def _rules(binary: np.ndarray, box: Box, axis: Literal["h", "v"]) -> list[int]:
         return []
     size = (RULE_RUN, 1) if axis == "h" else (1, RULE_RUN)
     pieces = cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, size))
+    # A rule left a fraction of a degree off square by the deskew drifts across a few pixels
+    # over the table: widened across its length, it still fills one row (column) of pixels.
+    across = (1, 2 * RULE_DRIFT + 1) if axis == "h" else (2 * RULE_DRIFT + 1, 1)
+    pieces = cv2.dilate(pieces, cv2.getStructuringElement(cv2.MORPH_RECT, across))
     profile = pieces.sum(axis=1 if axis == "h" else 0)
     span = (x1 - x0) if axis == "h" else (y1 - y0)
     hits = np.where(profile >= RULE_SHARE * span)[0]

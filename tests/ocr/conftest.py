@@ -10,7 +10,6 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from pipeline.ocr.tesseract import check_tesseract
-from pipeline.templates import load_template
 
 SERIF = "/usr/share/fonts/truetype/liberation2/LiberationSerif-Regular.ttf"
 MONO = "/usr/share/fonts/truetype/freefont/FreeMono.ttf"

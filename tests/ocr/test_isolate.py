@@ -9,7 +9,6 @@ from PIL import Image, ImageDraw, ImageFont
 from pipeline.ocr.form import split_missed_labels
 from pipeline.ocr.preprocess import isolate_text_line
 from pipeline.ocr.regions import read_regions
-from pipeline.templates import load_template
 from pipeline.types import OcrWord
 
 from .conftest import MONO, nfc
