@@ -49,11 +49,16 @@ def account_result(records: list[ExtractedRecord], template: Template, fit: Layo
     understand is where confident wrong values come from, so each ``read`` field becomes
     ``uncertain`` with the page's reason and every record goes to review.
     """
-    from pipeline.clean.accounting import account_page, attention_note, page_trusted, withhold_acceptance
+    from pipeline.clean.accounting import (
+        account_page, attention_note, blank_fields, doubt_blanks, page_trusted,
+        withhold_acceptance,
+    )
 
     attention = account_page(records, template, fit)
     if not page_trusted(fit, attention):
-        records = withhold_acceptance(records, attention_note(attention, fit))
+        note = attention_note(attention, fit)
+        records = withhold_acceptance(records, note)
+        records = doubt_blanks(records, blank_fields(records, template), note)
     return records, attention
 
 

@@ -55,13 +55,15 @@ def account_page(records: list[ExtractedRecord], template: Template,
         'không tìm thấy bản ghi nào trên trang'
 
     Reasons are joined with "; " in this order: no entry, entries missing by the page's own
-    numbering, empty (phantom) records, template labels not found, poor layout fit.
+    numbering, empty (phantom) records, fields whose values do not look like their kind,
+    template labels not found, poor layout fit.
     """
     if not records:
         reasons = ["không tìm thấy bản ghi nào trên trang"]
     else:
-        reasons = [r for r in (missing_entries(records, template), phantom_rows(records, template))
-                   if r]
+        reasons = [r for r in (missing_entries(records, template), phantom_rows(records, template),
+                               misplaced_fields(records, template),
+                               blank_everywhere(records, template)) if r]
     if fit is not None:
         reasons += [r for r in (labels_missing(fit, template), poor_fit(fit)) if r]
     return "; ".join(reasons) or None
@@ -78,8 +80,8 @@ def page_trusted(fit: LayoutFit | None, attention: str | None) -> bool:
 def withhold_acceptance(records: list[ExtractedRecord], note: str) -> list[ExtractedRecord]:
     """Every ``read`` field made ``uncertain`` with ``note``, so every record goes to review.
 
-    Blank, illegible and uncertain fields keep their status (they already need nobody's or
-    somebody's look); the note says the page, not the field, is why.
+    Blank and illegible fields keep their status (they already need nobody's or somebody's
+    look); the note says the page, not the field, is why, on uncertain fields too.
 
         >>> fv = FieldValue("full_name", "Lê Văn An", "Lê Văn An", "read", 0.97)
         >>> out = withhold_acceptance([ExtractedRecord(1, {"full_name": fv})], "Trang chưa khớp")
@@ -99,9 +101,12 @@ def attention_note(attention: str | None, fit: LayoutFit | None) -> str:
 
 
 def _doubt(fv: FieldValue, note: str) -> FieldValue:
-    if fv.status != "read":
+    """A read field becomes uncertain; one already uncertain (the page's poor fit also lowers
+    each field's calibrated confidence) is told the page's reason too, first."""
+    if fv.status not in ("read", "uncertain"):
         return fv
-    return replace(fv, status="uncertain", note="; ".join(n for n in (fv.note, note) if n))
+    notes = [note] + [n for n in (fv.note or "").split("; ") if n and n != note]
+    return replace(fv, status="uncertain", note="; ".join(notes))
 
 
 # ---- entries missing by the page's numbering ------------------------------------------------
@@ -237,6 +242,76 @@ def phantom_rows(records: list[ExtractedRecord], template: Template) -> str | No
     rows = ", ".join(str(row) for row in empty[:MAX_ITEMS]) + (", …" if len(empty) > MAX_ITEMS else "")
     return (f"{len(empty)} bản ghi không đọc được trường bắt buộc nào (dòng {rows}): "
             "có thể là tiêu đề hoặc dòng trống")
+
+
+#: A field read on at least this many entries of a page, most of whose values the clean
+#: stage cannot understand as their kind (a "date" that is no date, a "sex" that is neither),
+#: was most likely taken from the wrong column or label: the layout, not the ink, is wrong.
+MISPLACED_MIN_VALUES = 3
+MISPLACED_SHARE = 0.5
+#: Kinds whose values the clean stage parses, so that "not understood" means "not this kind".
+PARSED_KINDS = ("date", "sex", "age")
+
+
+def misplaced_fields(records: list[ExtractedRecord], template: Template) -> str | None:
+    """Fields whose values, across the page, mostly do not parse as their kind.
+
+    A header or label matched to the wrong column reads a neighbour's values under another
+    field's name: the layout looks whole (every column found) while every value of two
+    fields is wrong. Dates, sexes and ages say so themselves: on a page read right, nearly
+    all of them parse.
+    """
+    odd = []
+    for name in template.fields:
+        if template.kind_of(name) not in PARSED_KINDS:
+            continue
+        written = [r.fields[name] for r in records
+                   if name in r.fields and (r.fields[name].raw or "").strip()
+                   and r.fields[name].status != "blank"]
+        if len(written) < MISPLACED_MIN_VALUES:
+            continue
+        failed = sum(fv.value is None for fv in written)
+        if failed > MISPLACED_SHARE * len(written):
+            odd.append(f"{template.label_of(name)} ({failed}/{len(written)})")
+    if not odd:
+        return None
+    return "giá trị không đúng loại ở: " + ", ".join(odd[:MAX_ITEMS]) + \
+        (", …" if len(odd) > MAX_ITEMS else "") + " (có thể lệch cột hoặc nhãn)"
+
+
+#: A field blank on every entry of a page with this many entries was most likely looked for
+#: in the wrong place (a column or label not found where it is), not left empty by the clerk.
+BLANK_PAGE_MIN_ENTRIES = 3
+#: Fields a clerk may well leave empty on a whole page.
+OFTEN_EMPTY = {"notes"}
+
+
+def blank_fields(records: list[ExtractedRecord], template: Template) -> list[str]:
+    """Fields blank on every entry of the page (``BLANK_PAGE_MIN_ENTRIES`` or more)."""
+    if len(records) < BLANK_PAGE_MIN_ENTRIES:
+        return []
+    return [name for name in template.fields if name not in OFTEN_EMPTY
+            and all(r.fields.get(name) is not None and r.fields[name].status == "blank"
+                    for r in records)]
+
+
+def blank_everywhere(records: list[ExtractedRecord], template: Template) -> str | None:
+    names = blank_fields(records, template)
+    if not names:
+        return None
+    return "trống trên mọi bản ghi của trang (có thể đọc sai chỗ): " + ", ".join(
+        template.label_of(n) for n in names[:MAX_ITEMS]) + (", …" if len(names) > MAX_ITEMS else "")
+
+
+def doubt_blanks(records: list[ExtractedRecord], names: list[str], note: str
+                 ) -> list[ExtractedRecord]:
+    """The blanks of ``names`` made uncertain: a blank is only accepted where it was looked
+    for in the right place."""
+    if not names:
+        return records
+    return [replace(r, fields={k: (replace(fv, status="uncertain", note=note)
+                                   if k in names and fv.status == "blank" else fv)
+                               for k, fv in r.fields.items()}) for r in records]
 
 
 def _unread(fv: FieldValue | None) -> bool:

@@ -139,9 +139,51 @@ def test_withheld_fields_keep_blank_and_their_own_notes():
               "b": FieldValue("b", "", None, "blank", 0.0),
               "c": FieldValue("c", "?", None, "illegible", 0.2)}
     out = withhold_acceptance([ExtractedRecord(1, fields)], "Trang chưa khớp mẫu sổ: x")[0].fields
-    assert (out["a"].status, out["a"].note) == ("uncertain", "đã sửa dấu; Trang chưa khớp mẫu sổ: x")
+    # the page's reason first: it is why the field waits, whatever else was noted
+    assert (out["a"].status, out["a"].note) == ("uncertain", "Trang chưa khớp mẫu sổ: x; đã sửa dấu")
     assert (out["b"].status, out["c"].status) == ("blank", "illegible")
+    again = withhold_acceptance([ExtractedRecord(1, out)], "Trang chưa khớp mẫu sổ: x")[0].fields
+    assert again["a"].note == out["a"].note  # said once, however often it is applied
     assert fields["a"].status == "read"  # the input is not changed
+
+
+def test_a_column_read_under_the_wrong_field_is_noticed():
+    """Every column found, yet the birth dates hold names: the header went to the wrong
+    column. The clean stage cannot parse them, and the page is not done."""
+    from pipeline.clean import normalize_page
+
+    def cleaned(records):
+        rows = normalize_page([r.fields for r in records], LEDGER, 1978)
+        return [replace(r, fields=f) for r, f in zip(records, rows)]
+
+    right = cleaned(page_of(*range(31, 41)))
+    assert account_page(right, LEDGER, GOOD_FIT) is None
+    swapped = []
+    for record in page_of(*range(31, 41)):
+        fields = dict(record.fields)
+        fields["birth_date"] = replace(fields["father_name"], field="birth_date")
+        swapped.append(replace(record, fields=fields))
+    reason = account_page(cleaned(swapped), LEDGER, GOOD_FIT)
+    assert reason.startswith("giá trị không đúng loại ở: Ngày sinh (10/10)")
+    # a date or two that does not parse is a misreading, not a misplaced column
+    slips = [replace(r, fields={**r.fields, "birth_date": replace(r.fields["birth_date"],
+                                                                   raw="3l/2/1978")})
+             if r.row <= 2 else r for r in page_of(*range(31, 41))]
+    assert account_page(cleaned(slips), LEDGER, GOOD_FIT) is None
+
+
+def test_a_field_blank_on_every_entry_is_looked_for_again_by_a_person():
+    """Ten entries without a father's name: a column not found, far likelier than a clerk
+    who left it empty ten times. The blanks are not accepted, the page is not done."""
+    page = page_of(*range(31, 41))
+    for record in page:
+        record.fields["father_name"] = FieldValue("father_name", "", None, "blank", 1.0)
+    records, attention = account_result(page, LEDGER, GOOD_FIT)
+    assert "trống trên mọi bản ghi của trang" in attention and "Họ tên cha" in attention
+    assert {r.fields["father_name"].status for r in records} == {"uncertain"}
+    assert {r.fields["notes"].status for r in records} == {"blank"}  # often empty: kept
+    # two entries only: too few to tell
+    assert account_page(page[:2], LEDGER, GOOD_FIT) is None
 
 
 # ---- the worker -----------------------------------------------------------------------------
@@ -326,7 +368,12 @@ def test_status_report_and_queue_show_pages_needing_attention(engine, book, tmp_
         (queued,) = queue_counts(session, Principal(1, "an", "reviewer", "", 1))
     assert [page_no for page_no, _ in queued.attention] == [2, 3, 4]
     assert queued.attention[0][1].startswith("không tìm thấy bản ghi nào trên trang")
-    assert queued.waiting == 18  # the records of pages 3 and 4: none auto-accepted
+    with session_scope(engine) as session:
+        waiting = session.scalars(select(Record.status).join(Page).where(Page.page_no.in_((3, 4))))
+        assert set(waiting) == {"needs_review"}  # pages 3 and 4: none auto-accepted
+        reviewable = session.scalar(select(func.count()).select_from(Record)
+                                    .where(Record.status == "needs_review"))
+    assert queued.waiting == reviewable >= 18
 
 
 def test_review_queue_page_lists_pages_needing_attention(engine, book):
