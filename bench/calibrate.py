@@ -1,9 +1,10 @@
 """Fit the field-confidence calibration on the OCR benchmark's tune split and print how it ranks.
 
-    .venv/bin/python bench/calibrate.py [--pages-per-case 6] [--seed 1] [--write]
+    .venv/bin/python bench/calibrate.py [--pages-per-case 4] [--seed 1] [--write]
 
 Runs the pipeline (read_page → normalize_page) on the tune half of bench/ocr.py's generated
-set (all layouts, degradations and faces), pairs every field that got a value with its truth,
+set (all layouts, captures and faces, the tune half's random printings), pairs every field
+that got a value with its truth,
 and fits P(right) = logistic(features of pipeline.clean.calibrate) by Newton's method with a
 little L2. The accept threshold is the lowest probability at which auto-accepted fields are
 still ≥ 99.5 % right on this split (``--target`` to ask for another bar). ``--write`` stores the model in data/calibration/fields.json;
@@ -29,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 
-from ocr import CASES, DEGRADATIONS, FACES, TEMPLATES, _load_rgb, build_set  # noqa: E402
+from ocr import CAPTURES, CASES, FACES, TEMPLATES, _load_rgb, build_set  # noqa: E402
 from pipeline.clean.calibrate import CALIBRATION_FILE, FEATURES, field_features  # noqa: E402
 
 # Issue 4: fields accepted without review must be ≥ 99.5 % right. Fitted at that bar on the
@@ -43,21 +44,33 @@ def _norm(v):
 
 
 def page_samples(job) -> list[tuple[list[float], int]]:
-    """(features, right) for every field of one page that the clean stage gave a value."""
+    """(features, right) for every field of one page that the clean stage gave a value.
+
+    Pages the process stage would not trust (``needs_attention``, or a fit under
+    ``TRUSTED_FIT_SCORE``) are left out: none of their fields is ever accepted unseen, so the
+    model is fitted on the fields whose acceptance it decides.
+    """
     from pipeline.clean import normalize_page
+    from pipeline.clean.accounting import account_page, page_trusted
     from pipeline.ocr import read_page
     from pipeline.templates import load_template
+    from pipeline.types import ExtractedRecord
 
     template = load_template(job.template)
     read = read_page(_load_rgb(job.png), template)
-    cleaned = normalize_page([r.fields for r in read.records], template, job.book_year)
+    cleaned = normalize_page([r.fields for r in read.records], template, job.book_year,
+                             fit=read.fit.score)
+    attention = account_page([ExtractedRecord(r.row, f, r.box)
+                              for r, f in zip(read.records, cleaned)], template, read.fit)
+    if not page_trusted(read.fit, attention):
+        return job.group, job.key, []
     out = []
     for record, fields in zip(read.records, cleaned):
         for name, fv in fields.items():
             if fv.value is None or fv.status in ("blank", "illegible"):
                 continue
             kind = template.kind_of(name)
-            feats = field_features(record.fields[name], fv.value, fv.note, kind)
+            feats = field_features(record.fields[name], fv.value, fv.note, kind, read.fit.score)
             out.append(([feats[k] for k in FEATURES], record.row, name, fv.value))
     return job.group, job.key, out
 
@@ -93,7 +106,7 @@ def choose_threshold(p: np.ndarray, y: np.ndarray, target: float = FIT_PRECISION
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--pages-per-case", type=int, default=6)
+    ap.add_argument("--pages-per-case", type=int, default=4)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--dump", help="also save the samples (features, right) to this .npz file")
@@ -102,7 +115,7 @@ def main(argv=None) -> int:
                     help="precision the accept threshold is fitted for on the tune split")
     args = ap.parse_args(argv)
     opts = SimpleNamespace(split="tune", pages_per_case=args.pages_per_case, seed=args.seed,
-                           layouts=TEMPLATES, degradations=DEGRADATIONS, faces=FACES)
+                           layouts=TEMPLATES, captures=CAPTURES, faces=FACES, printing="random")
     ctx = multiprocessing.get_context("fork")
     with tempfile.TemporaryDirectory(prefix="hotich-calibrate-") as tmp, \
             ProcessPoolExecutor(args.workers, mp_context=ctx) as pool:
@@ -121,8 +134,9 @@ def main(argv=None) -> int:
     p = 1 / (1 + np.exp(-(np.hstack([x, np.ones((len(x), 1))]) @ w)))
     threshold, precision, share = choose_threshold(p, y, args.target)
     raw_accept = x[:, 0] >= 0.80
-    print(f"calibration on the tune split: {len(jobs)} pages, {len(y)} fields with a value, "
-          f"{y.mean():.1%} right\n")
+    trusted = sum(bool(samples) for _, _, samples in results)
+    print(f"calibration on the tune split: {len(jobs)} pages ({trusted} trusted, the others "
+          f"never auto-accept), {len(y)} fields with a value, {y.mean():.1%} right\n")
     print(f"{'feature':12} {'weight':>8}")
     for name, weight in zip([*FEATURES, "bias"], w):
         print(f"{name:12} {weight:8.3f}")

@@ -28,8 +28,13 @@ CALIBRATION_FILE = Path(__file__).resolve().parents[2] / "data" / "calibration" 
 # from linear (checked by two-fold cross-validation in bench/calibrate.py's samples).
 OCR_STEPS = (0.5, 0.7, 0.8, 0.9, 0.95)
 FEATURES = ("ocr", "agree", "known", "corrected", "numeric", "short",
-            *(f"ocr_{round(step * 100)}" for step in OCR_STEPS))
+            *(f"ocr_{round(step * 100)}" for step in OCR_STEPS), "fit", "placed", "partial",
+            "one_char", "kind_name", "kind_date", "kind_place", "kind_closed")
+#: Fields whose values come from a short closed list: a slip there rarely makes another word.
+CLOSED_FIELDS = {"sex", "ethnicity", "nationality"}
 DISAGREE_NOTE = "Hai lần đọc khác nhau"
+#: The form reader's note on a value whose label it placed from the other entries.
+PLACED_NOTE = "Không đọc được nhãn in"
 NUMERIC_KINDS = {"date", "age", "sex"}
 
 
@@ -69,8 +74,11 @@ def _known_words(value: str, field: str, kind: str) -> bool:
     return all(w.isdigit() or w in vocab or w.lower() in vocab for w in words)
 
 
-def field_features(ocr: FieldValue, value: str, note: str | None, kind: str) -> dict[str, float]:
-    """What the model looks at, from the OCR field and the clean stage's value and note."""
+def field_features(ocr: FieldValue, value: str, note: str | None, kind: str,
+                   fit: float = 1.0) -> dict[str, float]:
+    """What the model looks at, from the OCR field, the clean stage's value and note, and how
+    well the page fit its template (``LayoutFit.score``: a printing the reader half-understood
+    is where confident wrong values come from, whatever each word's score says)."""
     return {
         "ocr": ocr.confidence,
         "agree": 0.0 if ocr.note == DISAGREE_NOTE else 1.0,
@@ -79,4 +87,14 @@ def field_features(ocr: FieldValue, value: str, note: str | None, kind: str) -> 
         "numeric": 1.0 if kind in NUMERIC_KINDS or ocr.field == "registration_no" else 0.0,
         "short": 1.0 if len(value) <= 3 else 0.0,
         **{f"ocr_{round(step * 100)}": float(ocr.confidence >= step) for step in OCR_STEPS},
+        "fit": float(fit),
+        "placed": 1.0 if ocr.note and ocr.note.startswith(PLACED_NOTE) else 0.0,
+        # a date without its day, or a one-character value: what a lost part leaves behind
+        "partial": 1.0 if kind == "date" and len(value) < 10 else 0.0,
+        "one_char": 1.0 if len(value.strip()) == 1 else 0.0,
+        # how often a reading of each kind is right differs: names and dates carry the slips
+        "kind_name": 1.0 if kind == "name" else 0.0,
+        "kind_date": 1.0 if kind == "date" else 0.0,
+        "kind_place": 1.0 if kind == "place" else 0.0,
+        "kind_closed": 1.0 if kind == "sex" or ocr.field in CLOSED_FIELDS else 0.0,
     }

@@ -122,7 +122,7 @@ def _corrected(field: str, kind: str, value: str, note: str | None,
 
 def normalize_field(fv: FieldValue, kind: str, book_year: int | None = None,
                     years: tuple[int, int] | None = None,
-                    accept: float | None = None) -> FieldValue:
+                    accept: float | None = None, fit: float = 1.0) -> FieldValue:
     """One field cleaned: a new ``FieldValue``; ``raw`` is never changed.
 
     >>> fv = FieldValue("birth_date", "31/2/1968", None, "read", 0.95)
@@ -159,7 +159,7 @@ def normalize_field(fv: FieldValue, kind: str, book_year: int | None = None,
         note = note or f"Không hiểu được giá trị: {strip_leaders(text)[:40]}"
         confidence = round(confidence * FAILED_PARSE_FACTOR, 3)
     elif calibration is not None:
-        confidence = round(calibration.probability(field_features(fv, value, note, kind)), 3)
+        confidence = round(calibration.probability(field_features(fv, value, note, kind, fit)), 3)
         threshold = calibration.accept if accept is None else accept
         status = "uncertain" if note or confidence < threshold else "read"
         if not note and status == "uncertain":
@@ -176,11 +176,14 @@ def normalize_field(fv: FieldValue, kind: str, book_year: int | None = None,
 
 
 def normalize_record(
-    fields: dict[str, FieldValue], template: Template, book_year: int | None = None
+    fields: dict[str, FieldValue], template: Template, book_year: int | None = None,
+    fit: float = 1.0,
 ) -> dict[str, FieldValue]:
     """Every field of one entry cleaned by its template kind; inputs are not mutated.
 
-    Fields the template does not know are cleaned as free text rather than dropped.
+    Fields the template does not know are cleaned as free text rather than dropped. ``fit``
+    is how well the page fit its template (the reader's ``LayoutFit.score``), a feature of
+    each field's calibrated confidence.
 
     >>> from pipeline.templates import load_template
     >>> out = normalize_record({"sex": FieldValue("sex", "Nừ", None, "read", 0.9)},
@@ -196,7 +199,7 @@ def normalize_record(
         except KeyError:
             kind = "text"
         years = plausible_years(name, template.book_type, book_year) if kind == "date" else None
-        out[name] = normalize_field(fv, kind, book_year, years, accept)
+        out[name] = normalize_field(fv, kind, book_year, years, accept, fit)
     return out
 
 

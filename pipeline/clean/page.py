@@ -26,9 +26,10 @@ BIRTH_SPAN = timedelta(days=366)  # a birth is registered within about a year (l
 
 
 def normalize_page(rows: list[dict[str, FieldValue]], template: Template,
-                   book_year: int | None = None, book_place: BookPlace | None = None
-                   ) -> list[dict[str, FieldValue]]:
-    """Every entry of one page cleaned, in page order (what the OCR worker stores).
+                   book_year: int | None = None, book_place: BookPlace | None = None,
+                   fit: float = 1.0) -> list[dict[str, FieldValue]]:
+    """Every entry of one page cleaned, in page order (what the OCR worker stores); ``fit``
+    is the reader's ``LayoutFit.score`` for the page, which each field's confidence weighs.
 
         >>> from pipeline.templates import load_template
         >>> rows = [{"registration_no": FieldValue("registration_no", n, None, "read", 0.95)}
@@ -38,8 +39,8 @@ def normalize_page(rows: list[dict[str, FieldValue]], template: Template,
     """
     if template.layout == "ledger":
         rows = resolve_dittos(rows)
-    records = [resolve_places(normalize_record(fields, template, book_year), template, book_year,
-                              book_place) for fields in rows]
+    records = [resolve_places(normalize_record(fields, template, book_year, fit), template,
+                              book_year, book_place) for fields in rows]
     records = check_registration_order(records)
     if template.book_type == "birth":
         records = [fit_birth_to_registration(record) for record in records]

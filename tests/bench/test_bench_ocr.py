@@ -44,7 +44,7 @@ def test_split_form_cuts_at_labels(bench):
 
 
 def test_tiny_benchmark(bench, capsys):
-    argv = ["--pages-per-case", "1", "--degradations", "clean", "--faces", "typewriter"]
+    argv = ["--pages-per-case", "1", "--captures", "clean", "--faces", "typewriter"]
     args = bench.parse_args(argv)
     result = bench.run_benchmark(args)
     print(bench.render(result, args))
@@ -52,18 +52,26 @@ def test_tiny_benchmark(bench, capsys):
 
     assert "birth_form / clean / typewriter" in table
     assert "birth_ledger / clean / typewriter" in table
-    assert "split all" in table and "raw tesseract" in table and "total" in table
-    assert "acc≠∅ clean typewriter" in table  # the issue 3 target line
+    assert "split both" in table and "random printings" in table
+    assert "acc≠∅ clean typewriter" in table  # the issue 13 target lines
+    assert "pages done with entries missing" in table and "hotich ×" in table
 
-    form = result["groups"][("birth_form", "clean", "typewriter")]
-    ours, raw = form["hotich"], form["raw tesseract"]
-    assert ours.pages == raw.pages == 1
-    assert ours.accuracy >= 0.8
-    assert ours.accuracy > raw.accuracy
-    assert not ours.errors and not raw.errors
+    for half in ("tune", "holdout"):
+        form = result["groups"][("birth_form", "clean", "typewriter", half)]
+        ours, raw = form["hotich"], form["raw tesseract"]
+        assert ours.pages == raw.pages == 1
+        assert ours.accuracy >= 0.8
+        assert ours.accuracy > raw.accuracy
+        assert not ours.errors and not raw.errors
+        assert ours.silent_loss == 0 and ours.phantom == 0
 
 
-def test_seeds_of_the_halves_differ(bench):
-    tune = {bench.case_seed(1, case, "tune") for case in range(len(bench.CASES))}
-    holdout = {bench.case_seed(1, case, "holdout") for case in range(len(bench.CASES))}
-    assert not tune & holdout
+def test_the_halves_share_no_page_and_no_printing(bench):
+    cases = range(len(bench.CASES))
+    seeds = {h: {bench.case_seed(1, c, h, p) for c in cases for p in range(10)}
+             for h in bench.HALVES}
+    printings = {h: {bench.printing_number(1, c, h, p) for c in cases for p in range(10)}
+                 for h in bench.HALVES}
+    assert not seeds["tune"] & seeds["holdout"]
+    assert not printings["tune"] & printings["holdout"]
+    assert max(printings["tune"]) < bench.PRINTINGS_PER_HALF <= min(printings["holdout"])

@@ -33,7 +33,8 @@ def test_a_gap_that_no_slip_explains_is_kept_and_flagged():
 
 def test_numbers_in_sequence_and_lone_rows_are_untouched():
     tpl = load_template("birth_ledger")
-    assert [r["registration_no"].status for r in normalize_page(numbers("5", "6", "7"), tpl)] \
+    # (two digits: a lone digit is, by the calibration, too often what is left of a number)
+    assert [r["registration_no"].status for r in normalize_page(numbers("15", "16", "17"), tpl)] \
         == ["read"] * 3
     assert normalize_page(numbers("41"), tpl)[0]["registration_no"].value == "41"
     # Two rows cannot tell which one is wrong.
