@@ -189,15 +189,8 @@ def predict_missing(entries: list[Entry], template: Template) -> None:
                     (other.labels[name].box, other.labels[anchor].box) for other in entries
                     if other is not entry and name in other.labels and anchor in other.labels
                 ]
-                if not offsets:
-                    continue
-                dx = np.median([b[0] - a[0] for b, a in offsets])
-                dy = np.median([b[1] - a[1] for b, a in offsets])
-                w = np.median([b[2] - b[0] for b, _ in offsets])
-                h = np.median([b[3] - b[1] for b, _ in offsets])
-                ax, ay = anchor_hit.box[0], anchor_hit.box[1]
-                box = (int(ax + dx), int(ay + dy), int(ax + dx + w), int(ay + dy + h))
-                guesses.append((abs(dy) + 0.1 * abs(dx), box))
+                if offsets:
+                    guesses.append(_placed(offsets, anchor_hit.box))
             if not guesses:
                 guesses = _sibling_guesses(entries, entry, template, name)
             if guesses:
@@ -221,13 +214,18 @@ def _sibling_guesses(entries: list[Entry], entry: Entry, template: Template, nam
             continue
         offsets = [(e.labels[sibling.field].box, e.labels[sibling.of].box) for e in entries
                    if sibling.field in e.labels and sibling.of in e.labels]
-        if not offsets:
-            continue
-        dx = np.median([b[0] - a[0] for b, a in offsets])
-        dy = np.median([b[1] - a[1] for b, a in offsets])
-        w = np.median([b[2] - b[0] for b, _ in offsets])
-        h = np.median([b[3] - b[1] for b, _ in offsets])
-        ax, ay = owner.box[0], owner.box[1]
-        guesses.append((abs(dy) + 0.1 * abs(dx),
-                        (int(ax + dx), int(ay + dy), int(ax + dx + w), int(ay + dy + h))))
+        if offsets:
+            guesses.append(_placed(offsets, owner.box))
     return guesses
+
+
+def _placed(offsets: list[tuple[Box, Box]], anchor: Box) -> tuple[float, Box]:
+    """A label's box from ``anchor``, by the median offset and size it has from such an
+    anchor elsewhere on the page (``offsets``: (label box, anchor box) pairs), and how far
+    it is from the anchor (nearer anchors place better)."""
+    dx = np.median([b[0] - a[0] for b, a in offsets])
+    dy = np.median([b[1] - a[1] for b, a in offsets])
+    w = np.median([b[2] - b[0] for b, _ in offsets])
+    h = np.median([b[3] - b[1] for b, _ in offsets])
+    x, y = anchor[0] + dx, anchor[1] + dy
+    return abs(dy) + 0.1 * abs(dx), (int(x), int(y), int(x + w), int(y + h))

@@ -219,14 +219,9 @@ def estimate_skew(binary: np.ndarray, max_angle: float = MAX_SKEW) -> float:
     ink = 255 - binary
     factor = min(1.0, 1000.0 / max(ink.shape))
     small = cv2.resize(ink, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
-    h, w = small.shape
-    center = (w / 2, h / 2)
 
     def score(angle: float) -> float:
-        m = cv2.getRotationMatrix2D(center, angle, 1.0)
-        rotated = cv2.warpAffine(small, m, (w, h), flags=cv2.INTER_LINEAR, borderValue=0)
-        profile = rotated.sum(axis=1, dtype=np.float64)
-        return float(np.sum(np.diff(profile) ** 2))
+        return capture.line_sharpness(small, angle)
 
     if np.count_nonzero(small) < 0.001 * small.size:
         return 0.0  # (nearly) blank page: nothing to align
