@@ -36,8 +36,11 @@ WORD_INK = 0.1  # ... unless it holds this many glyph areas (height²) of ink: a
 HEADER_WORD_GAP = 0.8
 #: header lines further apart than this many word heights are not one wrapped header
 HEADER_LINE_GAP = 0.7
+HEADER_WORD_GAP_WITH_CUTS = 2.0
 RULE_RUN = 50  # pixels (pages are read at ~300 dpi): shortest piece of a rule, broken or not
 RULE_SHARE = 0.4  # of the table's width (or body height) a rule's pieces must cover together
+GAP_TOP, GAP_BOTTOM = 0.2, 0.93  # share of the page height searched for writing gaps
+GAP_MIN_WIDTH = 0.6  # glyph heights: a narrower lane is a word gap, not a column gap
 RULE_DRIFT = 8  # pixels a long rule may wander across its length (residual skew, curl)
 
 
@@ -233,7 +236,10 @@ def _joined(a: OcrWord, b: OcrWord, height: float, cuts: list[int]) -> bool:
         return False
     y_overlap = min(a.box[3], b.box[3]) - max(a.box[1], b.box[1])
     x_gap = right.box[0] - left.box[2]
-    if y_overlap > 0.3 * height and x_gap <= HEADER_WORD_GAP * height:
+    # Where column gaps are known (rules or writing lanes), a wide word space (a monospaced
+    # header font) is no column gap: words between the same two cuts belong together.
+    word_gap = HEADER_WORD_GAP_WITH_CUTS if len(cuts) >= 3 else HEADER_WORD_GAP
+    if y_overlap > 0.3 * height and x_gap <= word_gap * height:
         return True
     y_gap = max(a.box[1], b.box[1]) - min(a.box[3], b.box[3])
     return _x_overlap(a.box, b.box) > 0 and y_gap <= HEADER_LINE_GAP * height
@@ -512,7 +518,10 @@ def find_layout(template: Template, engine: OcrEngine, image: np.ndarray, binary
     """Header band, columns and candidate rows of a ledger page; None without a header."""
     h, w = binary.shape[:2]
     vrules_page = _rules(binary, (0, 0, w, h), "v")
-    header = read_header(engine, image, words, template, vrules_page)
+    # Without visible rules, the gaps that run down the whole body of writing still part the
+    # columns, and keep a wrapped header's words from joining the next column's.
+    cuts = vrules_page if len(vrules_page) >= 3 else _writing_gaps(words, w, h)
+    header = read_header(engine, image, words, template, cuts)
     if header is None:
         return None
     glyph = float(np.median([wd.box[3] - wd.box[1] for wd in words]))
@@ -552,6 +561,28 @@ def find_layout(template: Template, engine: OcrEngine, image: np.ndarray, binary
     rows = _rows(shifted, [body_top, *rules] if ruled else [], numbered, glyph)
     return Layout(header, columns, rows, ruled, glyph, sorted(set(vrules_page) | set(vrules)),
                   below, notes)
+
+
+def _writing_gaps(words: list[OcrWord], width: int, height: int) -> list[int]:
+    """x of the vertical lanes no word of the page's body crosses: column gaps of a table
+    whose rules are missing or too faint to see. The top of the page (title, commune lines)
+    and the very bottom (page foot) are left out, and so are words far taller than the
+    text (a stain, a seal read as a letter)."""
+    heights = [w.box[3] - w.box[1] for w in words]
+    if not heights:
+        return []
+    glyph = float(np.median(heights))
+    body = [w for w in words if GAP_TOP * height < w.box[1] < GAP_BOTTOM * height
+            and w.box[3] - w.box[1] <= 2.5 * glyph and any(c.isalnum() for c in w.text)]
+    if len(body) < 10:
+        return []
+    cover = np.zeros(width + 1, np.int32)
+    for w in body:
+        cover[max(0, w.box[0]):min(width, w.box[2])] += 1
+    inside = np.flatnonzero(cover)
+    lo, hi = int(inside.min()), int(inside.max())
+    lanes = _gaps(cover[lo:hi] == 0, GAP_MIN_WIDTH * glyph)
+    return [lo + (a + b) // 2 for a, b in lanes]
 
 
 def _split_numbers(band: tuple[int, int], ink: np.ndarray, number_ink: np.ndarray,
