@@ -81,7 +81,7 @@ def process_page(task: PageTask) -> PageResult:
                               task.book_place, page.fit.score)
         records = [ExtractedRecord(row=record.row, box=record.box, fields=fields)
                    for record, fields in zip(page.records, rows)]
-        fit = getattr(page, "fit", None)
+        fit = page.fit
         records, attention = account_result(records, task.template, fit)
         return PageResult(page_id=task.page_id, records=records, words=page.words,
                           stage_versions={**stage_versions(), "ocr_detail": page.ocr_version}, seconds=time.perf_counter() - started,

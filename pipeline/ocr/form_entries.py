@@ -108,10 +108,7 @@ def _first_field(hits: list[LabelHit], template: Template) -> str | None:
     then the template's usual first field.
     """
     whole = max(_min_labels(template), int(np.ceil(WHOLE_ENTRY_SHARE * len(template.fields))))
-    tops = sorted({h.box[1] for h in hits})
-    steps = np.diff(tops)
-    steps = steps[steps > 5]
-    pitch = float(np.median(steps)) if len(steps) else 0.0
+    pitch = _label_pitch(hits)
     counts = Counter(f for h in hits for f in h.fields[:1])
     best: tuple[tuple[int, int], str | None] = ((-1, 0), None)
     for name in [template.starts_entry] + [f for f in template.fields if f != template.starts_entry]:

@@ -23,7 +23,7 @@ from pipeline.clean import folded_key
 from pipeline.ocr.engine import OcrEngine
 from pipeline.ocr.regions import (
     estimate_slant, field_value, group_lines, is_numeric_field, line_text, merge_number_read,
-    read_region, read_regions,
+    read_region, read_regions, union,
 )
 from pipeline.templates import Template
 from pipeline.types import Box, ExtractedRecord, FieldValue, LayoutFit, OcrWord
@@ -63,14 +63,19 @@ def _rule_positions(mask: np.ndarray, axis: int, min_share: float) -> list[int]:
     profile = mask.sum(axis=axis) / 255.0
     if profile.max() <= 0:
         return []
-    hits = np.where(profile >= min_share * profile.max())[0]
-    positions: list[list[int]] = []
+    return _run_centres(np.where(profile >= min_share * profile.max())[0], 3)
+
+
+def _run_centres(hits: np.ndarray, gap: int) -> list[int]:
+    """Centres of the runs of ``hits`` (sorted indices) that lie no more than ``gap`` apart:
+    one position per rule, however thick it is drawn."""
+    runs: list[list[int]] = []
     for p in hits:
-        if positions and p - positions[-1][-1] <= 3:
-            positions[-1].append(int(p))
+        if runs and p - runs[-1][-1] <= gap:
+            runs[-1].append(int(p))
         else:
-            positions.append([int(p)])
-    return [int(np.mean(run)) for run in positions]
+            runs.append([int(p)])
+    return [int(np.mean(run)) for run in runs]
 
 
 def find_grid(binary: np.ndarray) -> Grid | None:
@@ -120,15 +125,9 @@ def _rules(binary: np.ndarray, box: Box, axis: Literal["h", "v"]) -> list[int]:
     pieces = cv2.dilate(pieces, cv2.getStructuringElement(cv2.MORPH_RECT, across))
     profile = pieces.sum(axis=1 if axis == "h" else 0)
     span = (x1 - x0) if axis == "h" else (y1 - y0)
-    hits = np.where(profile >= RULE_SHARE * span)[0]
-    runs: list[list[int]] = []
-    for p in hits:
-        if runs and p - runs[-1][-1] <= 4:
-            runs[-1].append(int(p))
-        else:
-            runs.append([int(p)])
     offset = y0 if axis == "h" else x0
-    return _drop_close([offset + int(np.mean(r)) for r in runs], 12)
+    centres = _run_centres(np.where(profile >= RULE_SHARE * span)[0], 4)
+    return _drop_close([offset + c for c in centres], 12)
 
 
 # --- header ------------------------------------------------------------------------------
@@ -280,10 +279,10 @@ def _split_merged(words: list[OcrWord], height: float) -> list[HeaderCell]:
         bottom = _runs(lines[-1].words, height)
         if len(bottom) >= 2:
             top = " ".join(line_text(ln.words) for ln in lines[:-1])
-            return [HeaderCell(f"{top} {line_text(run)}", _union([w.box for w in run]))
+            return [HeaderCell(f"{top} {line_text(run)}", union([w.box for w in run]))
                     for run in bottom]
     text = " ".join(line_text(ln.words) for ln in lines)
-    return [HeaderCell(text, _union([w.box for w in words]))]
+    return [HeaderCell(text, union([w.box for w in words]))]
 
 
 def _runs(words: list[OcrWord], height: float) -> list[list[OcrWord]]:
@@ -301,7 +300,7 @@ def _header_of(lines: list[list[OcrWord]], template: Template, cuts: list[int]) 
     cells = _cells_of([w for ws in lines for w in ws], cuts)
     for c, (name, score) in match_headers([c.text for c in cells], template).items():
         cells[c].field, cells[c].score = name, score
-    return Header(cells, _union([w.box for ws in lines for w in ws]))
+    return Header(cells, union([w.box for ws in lines for w in ws]))
 
 
 def find_header(words: list[OcrWord], template: Template, cuts: list[int] = ()) -> Header | None:
@@ -378,7 +377,7 @@ def _join_strays(header: Header, template: Template) -> Header:
                 text = f"{other.text} {cell.text}" if j < i else f"{cell.text} {other.text}"
                 score = max(label_score(text, lab) for lab in template.spec(other.field).labels)
                 if score >= other.score:
-                    cells[j] = HeaderCell(text, _union([other.box, cell.box]), other.field, score)
+                    cells[j] = HeaderCell(text, union([other.box, cell.box]), other.field, score)
                     del cells[i]
                     i -= 1
                     break
@@ -896,11 +895,6 @@ def _ink(binary: np.ndarray, box: Box) -> float:
 def _ink_pixels(image: np.ndarray, box: Box) -> int:
     x0, y0, x1, y1 = box
     return int(np.count_nonzero(image[max(0, y0):y1, max(0, x0):x1] < 128))
-
-
-def _union(boxes: list[Box]) -> Box:
-    return (min(b[0] for b in boxes), min(b[1] for b in boxes),
-            max(b[2] for b in boxes), max(b[3] for b in boxes))
 
 
 def _x_overlap(a: Box, b: Box) -> int:
