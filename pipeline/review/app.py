@@ -166,16 +166,25 @@ def create_app(engine: Engine, settings: Settings | None = None,
         if not cookie or not hmac.compare_digest(cookie, csrf_token):
             raise Forbidden("Yêu cầu bị từ chối: thiếu mã bảo vệ biểu mẫu (CSRF). Tải lại trang "
                             "đăng nhập rồi thử lại.")
-        try:
-            with session_scope(engine, write_lock=True) as s:
+        refused = None
+        with session_scope(engine, write_lock=True) as s:
+            try:
                 user = auth.authenticate(s, name.strip(), password, attempts=review.lockout_attempts,
-                                         lock_minutes=review.lockout_minutes)
+                                         lock_minutes=review.lockout_minutes,
+                                         address=request.client.host if request.client else None)
                 token = auth.open_session(s, user, hours=review.session_hours)
-        except auth.LoginRefused as exc:
-            # The failed attempt is audited and counted even though the login is refused.
-            return render(request, "login.html", {"next": _safe_next(next), "error": str(exc),
+            except auth.LoginRefused as exc:
+                # Caught inside the transaction so that it commits: the failure count, the
+                # lock and the audit row of a refused login are what stop the guessing.
+                refused = exc
+        if refused is not None:
+            throttled = isinstance(refused, auth.LoginThrottled)
+            page = render(request, "login.html", {"next": _safe_next(next), "error": str(refused),
                                                   "login_csrf": cookie, "name": name,
-                                                  "principal": None}, 401)
+                                                  "principal": None}, 429 if throttled else 401)
+            if throttled:
+                page.headers["Retry-After"] = str(max(1, int(refused.retry_after.total_seconds())))
+            return page
         response = RedirectResponse(_safe_next(next), status_code=303)
         response.set_cookie(COOKIE, token, httponly=True, samesite="strict",
                             secure=review.secure_cookie, max_age=int(review.session_hours * 3600))
@@ -480,8 +489,7 @@ def create_app(engine: Engine, settings: Settings | None = None,
                 elif action == "password":
                     auth.set_password(s, user, password, actor=principal.name)
                 elif action == "unlock":
-                    user.locked_until, user.failed_logins = None, 0
-                    audit(s, principal.name, "user.unlock", "user", user.id)
+                    auth.unlock_user(s, user, actor=principal.name)
                 else:
                     raise BadInput(f"Thao tác '{action}' không hợp lệ")
         except BadInput as exc:

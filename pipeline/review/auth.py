@@ -3,8 +3,9 @@
 A session cookie carries a random token; the database keeps only its SHA-256, so a copy of
 the database does not let anyone log in as a reviewer. Each session has its own CSRF token,
 put into every form and htmx request and checked on every unsafe request. Failed logins in a
-row lock the account for a while; an unknown name costs the same argon2 work as a known one,
-so timing does not tell which names exist.
+row lock the account for a while, and too many from one address refuse that address for a
+while whatever names it tries; an unknown name costs the same argon2 work as a known one, so
+timing does not tell which names exist.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from pipeline.errors import BadInput, HotichError, NotFound
 from pipeline.storage.audit import audit
-from pipeline.storage.models import User, UserSession
+from pipeline.storage.models import AuditEntry, User, UserSession
 
 ROLES = ("reviewer", "supervisor", "admin")
 #: Each role may do what the roles before it may: a supervisor also reviews, an admin also
@@ -30,6 +31,10 @@ ROLES = ("reviewer", "supervisor", "admin")
 RANK = {role: i for i, role in enumerate(ROLES)}
 ROLE_LABELS = {"reviewer": "người duyệt", "supervisor": "giám sát", "admin": "quản trị"}
 MIN_PASSWORD = 8
+#: An address may spend this many accounts' worth of wrong passwords (``attempts`` each)
+#: within ``lock_minutes`` before it is refused outright: one password tried against many
+#: names locks no account, so failures are counted per address as well.
+ADDRESS_ACCOUNTS = 4
 
 _hasher = PasswordHasher()
 # Verified against when the name is unknown, so that a miss costs as long as a hit.
@@ -44,6 +49,14 @@ class NotAllowed(HotichError):
 
 class LoginRefused(HotichError):
     """Wrong name or password, a locked or disabled account: one message for all but lockout."""
+
+
+class LoginThrottled(LoginRefused):
+    """Too many wrong passwords from one address: refused before any password is checked."""
+
+    def __init__(self, message: str, *, retry_after: timedelta):
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -134,30 +147,54 @@ def set_active(session: Session, user: User, active: bool, *, actor: str) -> Non
 
 
 def authenticate(session: Session, name: str, password: str, *, attempts: int,
-                 lock_minutes: float, now: datetime | None = None) -> User:
+                 lock_minutes: float, address: str | None = None,
+                 now: datetime | None = None) -> User:
     """The user, if ``password`` is theirs and the account is open; else LoginRefused.
 
     ``attempts`` failures in a row lock the account for ``lock_minutes``; during the lock
-    even the right password is refused. Every outcome is audited (the log says nothing of
-    the password).
+    even the right password is refused. The count is not cleared when the lock ends, so
+    after it each further wrong password locks again: only a right password, a new
+    password or an admin's unlock starts afresh. An ``address`` (the client's) with
+    ``attempts * ADDRESS_ACCOUNTS`` wrong passwords within ``lock_minutes`` gets
+    LoginThrottled, whichever names it tries. Every outcome is audited with the address
+    (the log says nothing of the password, nor of a name that is not a user's).
+
+    The caller must commit even when this raises — the count, the lock and the audit row
+    are the point — so call it inside a transaction that the refusal does not roll back:
+
+        >>> with session_scope(engine, write_lock=True) as s:
+        ...     try:
+        ...         user = authenticate(s, "lan", typed, attempts=5, lock_minutes=15,
+        ...                             address="10.0.0.7")
+        ...     except LoginRefused as exc:
+        ...         refused = exc
     """
     now = now or datetime.now(timezone.utc)
-    user = session.scalar(select(User).where(User.name == name))
+    where = {"address": address} if address else {}
+    # FOR UPDATE (a no-op on SQLite, whose write lock is taken at BEGIN): two concurrent
+    # guesses on PostgreSQL must not both read the same count and each add one to it.
+    user = session.scalar(select(User).where(User.name == name).with_for_update())
+    if address:
+        free_at = _address_free_at(session, address, limit=attempts * ADDRESS_ACCOUNTS,
+                                   window=timedelta(minutes=lock_minutes), now=now)
+        if free_at is not None:
+            audit(session, user.name if user else "anonymous", "login.throttled", "user",
+                  user.id if user else None, **where)
+            raise LoginThrottled(f"Quá nhiều lần đăng nhập sai từ máy này; thử lại sau "
+                                 f"{_minutes(free_at - now)} phút", retry_after=free_at - now)
     if user is None or not user.password_hash:
         _verify(_DUMMY_HASH, password)
-        audit(session, "anonymous", "login.failed", "user", None, reason="unknown")
+        audit(session, "anonymous", "login.failed", "user", None, reason="unknown", **where)
         raise LoginRefused("Sai tên đăng nhập hoặc mật khẩu")
     if user.locked_until is not None and user.locked_until > now:
-        audit(session, user.name, "login.locked", "user", user.id)
-        minutes = max(1, round((user.locked_until - now).total_seconds() / 60))
+        audit(session, user.name, "login.locked", "user", user.id, **where)
         raise LoginRefused(f"Tài khoản tạm khóa do đăng nhập sai nhiều lần; thử lại sau "
-                           f"{minutes} phút")
+                           f"{_minutes(user.locked_until - now)} phút")
     if not _verify(user.password_hash, password) or not user.is_active:
         user.failed_logins = (user.failed_logins or 0) + 1
-        detail = {"failures": user.failed_logins}
+        detail = {"failures": user.failed_logins, **where}
         if user.failed_logins >= attempts:
             user.locked_until = now + timedelta(minutes=lock_minutes)
-            user.failed_logins = 0
             detail["locked_minutes"] = lock_minutes
         audit(session, user.name, "login.failed", "user", user.id, **detail)
         raise LoginRefused("Sai tên đăng nhập hoặc mật khẩu")
@@ -165,8 +202,64 @@ def authenticate(session: Session, name: str, password: str, *, attempts: int,
     user.locked_until = None
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    audit(session, user.name, "login", "user", user.id)
+    audit(session, user.name, "login", "user", user.id, **where)
     return user
+
+
+def _address_free_at(session: Session, address: str, *, limit: int, window: timedelta,
+                     now: datetime) -> datetime | None:
+    """When ``address`` may try again, or None if it may now.
+
+    The address is refused while ``limit`` wrong passwords from it lie within ``window``;
+    it is free again when the ``limit``-th most recent of them leaves the window. Only
+    ``login.failed`` counts — a refusal checks no password, so it guesses nothing.
+    """
+    oldest_counted = session.scalar(
+        select(AuditEntry.at)
+        .where(AuditEntry.action == "login.failed", AuditEntry.at > now - window,
+               AuditEntry.detail["address"].as_string() == address)
+        .order_by(AuditEntry.at.desc()).offset(limit - 1).limit(1))
+    return None if oldest_counted is None else oldest_counted + window
+
+
+def _minutes(delta: timedelta) -> int:
+    return max(1, round(delta.total_seconds() / 60))
+
+
+@dataclass(frozen=True)
+class Account:
+    """A user as an admin sees it in ``hotich users list``."""
+
+    name: str
+    role: str
+    is_active: bool
+    failed_logins: int
+    locked_until: datetime | None  # None unless locked now
+
+
+def list_accounts(session: Session, now: datetime | None = None) -> list[Account]:
+    """Every user by name, with the wrong passwords in a row and a lock still running.
+
+        >>> [(a.name, a.failed_logins) for a in list_accounts(session)]
+        [('an', 0), ('lan', 5)]
+    """
+    now = now or datetime.now(timezone.utc)
+    return [Account(u.name, u.role, u.is_active, u.failed_logins or 0,
+                    u.locked_until if u.locked_until and u.locked_until > now else None)
+            for u in session.scalars(select(User).order_by(User.name))]
+
+
+def unlock_user(session: Session, user: User, *, actor: str) -> None:
+    """Clear the lock and the count of wrong passwords; audited.
+
+    Needed because the count survives the lock's end (see ``authenticate``): a user who
+    still does not know the password is otherwise locked again at each wrong one.
+    """
+    previous = {"failures": user.failed_logins or 0,
+                "locked_until": user.locked_until}
+    user.failed_logins = 0
+    user.locked_until = None
+    audit(session, actor, "user.unlock", "user", user.id, **previous)
 
 
 def _verify(hash_: str, password: str) -> bool:
