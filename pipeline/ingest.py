@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from pipeline.errors import BadInput, HotichError
+from pipeline.paths import BOOK_CODE_MAX, book_code_problem, check_book_code
 from pipeline.scans import SUPPORTED_SUFFIXES, inspect_scan
 from pipeline.settings import Settings
 from pipeline.storage.audit import audit
@@ -69,9 +70,44 @@ def parse_years(year: str) -> tuple[int | None, int | None]:
 
 
 def make_book_code(info: BookInfo, book_type: str) -> str:
+    """A code from the book's place, type, years and volume, always within the book-code rule.
+
+    A code too long for the rule (long place names) keeps its first characters and ends with
+    a short hash of the whole, so the same book always gets the same code.
+
+        >>> make_book_code(BookInfo("", "Hưng Dũng", "Hưng Nguyên", "Nghệ Tĩnh", "1976–1980", "2"), "birth")
+        'nghe-tinh-hung-nguyen-hung-dung-birth-1976-1980-q2'
+    """
     parts = [slug(info.province), slug(info.district), slug(info.commune), book_type,
-             info.year.replace(" ", ""), f"q{slug(info.volume) or '1'}"]
-    return "-".join(p for p in parts if p)
+             slug(info.year), f"q{slug(info.volume) or '1'}"]
+    code = "-".join(p for p in parts if p)
+    if len(code) > BOOK_CODE_MAX:
+        digest = hashlib.sha256(code.encode()).hexdigest()[:6]
+        code = f"{code[:BOOK_CODE_MAX - 7].rstrip('-.')}-{digest}"
+    return code
+
+
+def made_up_code(session, info: BookInfo, book_type: str) -> str:
+    """``make_book_code``'s code, or the one versions before the book-code rule made for the
+    same options (an en dash kept, no length limit) when a book already has it."""
+    code = make_book_code(info, book_type)
+    older = "-".join(p for p in [slug(info.province), slug(info.district), slug(info.commune), book_type,
+                                 info.year.replace(" ", ""), f"q{slug(info.volume) or '1'}"] if p)
+    if older != code and session.scalar(select(Book.id).where(Book.book_code == older)) is not None:
+        return older
+    return code
+
+
+def _check_code(db: Engine, code: str | None) -> None:
+    """Refuse a code that may not name a new book, before anything is read or written; the
+    code of a book already stored is accepted as it is (see ``pipeline.paths.book_dir_name``)."""
+    if code is None or book_code_problem(code) is None:
+        return
+    if "\x00" not in code:  # never stored (PostgreSQL cannot hold it, nor be asked for it)
+        with session_scope(db) as session:
+            if session.scalar(select(Book.id).where(Book.book_code == code)) is not None:
+                return
+    check_book_code(code)
 
 
 def expand_paths(paths: Iterable[Path]) -> list[Path]:
@@ -113,10 +149,11 @@ def store_original(path: Path, sha: str, store: Path) -> Path:
 def get_or_create_book(db: Engine, info: BookInfo) -> str:
     template = load_template(info.template)
     year_from, year_to = parse_years(info.year)
-    code = info.book_code or make_book_code(info, template.book_type)
     with session_scope(db) as session:
+        code = info.book_code or made_up_code(session, info, template.book_type)
         book = session.scalar(select(Book).where(Book.book_code == code))
         if book is None:
+            check_book_code(code)
             session.add(Book(
                 book_code=code, book_type=template.book_type, template=template.name,
                 commune=info.commune, district=info.district, province=info.province,
@@ -143,6 +180,7 @@ def ingest_files(
     ``info.template == "auto"`` picks the template from the first readable page (the book's
     own template when the book already exists).
     """
+    _check_code(db, info.book_code)
     files = expand_paths(paths)
     if info.template == AUTO:
         info = replace(info, template=resolve_auto_template(db, settings, info, files))

@@ -23,6 +23,11 @@ Record ids (``record_id``, exported back by ``records export``):
 A ``record_id`` that is an OCR'd record of the same book is refused (row error): scanned
 entries are corrected in the review app, where the page image is beside the value.
 
+Hostile cells: a value or id a spreadsheet would run as a formula (``=…``, ``@SUM(…)``) is
+stored with a leading quote, exactly as every export writes it (``pipeline.cells``), so an
+exported file imported again finds its records; ``raw`` keeps the cell verbatim. A cell
+longer than ``pipeline.tables.MAX_CELL_CHARS`` makes its row an error (``pipeline.tables``).
+
 Positions: a typed book has no page images, hence no pages; ``page`` is therefore empty in
 exports (a page row would need a scan, which the national export and the review app would look
 for). ``Record.row`` is the file's ``row`` when the file has a ``row`` but no ``page`` column,
@@ -43,7 +48,7 @@ from __future__ import annotations
 import hashlib
 import json
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
@@ -52,11 +57,13 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from pipeline.cells import formula_safe, original
 from pipeline.clean import CLEAN_VERSION, normalize_page, record_confidence, record_status, resolve_dittos
 from pipeline.clean.places import BookPlace
 from pipeline.errors import BadInput
 from pipeline.export.records import BIRTH_FIELDS
-from pipeline.ingest import BookInfo, make_book_code, parse_years
+from pipeline.ingest import BookInfo, made_up_code, parse_years
+from pipeline.paths import check_book_code
 from pipeline.review.queue import EXTRACTED, NEEDS_REVIEW, POSTPONED
 from pipeline.search.index import refresh_index
 from pipeline.storage.audit import audit
@@ -150,16 +157,22 @@ def resolve_book(session: Session, book_type: str, info: BookInfo) -> Book:
     have = {"--commune": info.commune, "--district": info.district, "--province": info.province,
             "--year": info.year, "--volume": info.volume}
     complete = all(v and v.strip() for v in have.values())
-    code = info.book_code or (make_book_code(info, book_type) if complete else None)
+    if info.book_code is not None:  # given, even empty: checked below if it is a new book
+        code = info.book_code
+    else:
+        code = made_up_code(session, info, book_type) if complete else None
     if code is None:
         raise BadInput("Chưa rõ nhập vào sổ nào",
                        hint="cho --book-id của sổ đã có, hoặc đủ --commune --district --province --year --volume")
+    if "\x00" in code:  # never stored (PostgreSQL cannot hold it, nor be asked for it)
+        check_book_code(code)
     book = session.scalar(select(Book).where(Book.book_code == code))
     if book is not None:
         if book.book_type != book_type:
             raise BadInput(f"Sổ {code} là sổ {book.book_type}, không phải {book_type}",
                            hint="sửa --book-type hoặc --book-id")
         return book
+    check_book_code(code)  # a new book: its code names folders and files
     if not complete:
         missing = [k for k, v in have.items() if not (v and v.strip())]
         raise BadInput(f"Sổ {code} chưa có; cần {', '.join(missing)} để tạo sổ")
@@ -242,6 +255,7 @@ def _read_rows(path: Path, encoding: str | None, book: Book, outcome: RecordsImp
         if len(given) > 100:
             outcome.skip(line, "record_id dài quá 100 ký tự")
             continue
+        given = formula_safe(given)  # stored as every export writes it: '=… (pipeline.cells)
         if given:
             key = given
         elif page is not None and row is not None:
@@ -264,7 +278,11 @@ def _clean(rows: list[_Row], book: Book) -> None:
     readings = [{name: FieldValue(name, text, None, "read", TYPED_CONFIDENCE, source="import")
                  for name, text in row.texts.items()} for row in rows]
     for row, fields in zip(rows, resolve_dittos(readings)):
-        row.fields = normalize_page([fields], template, book.year_from, place)[0]
+        cleaned = normalize_page([fields], template, book.year_from, place)[0]
+        # A value a spreadsheet would run (@SUM(…)) is stored quoted, as the review app stores
+        # a typed one; ``raw`` keeps the cell verbatim.
+        row.fields = {name: replace(fv, value=formula_safe(fv.value)) if fv.value else fv
+                      for name, fv in cleaned.items()}
 
 
 def _same(new: FieldValue, old: FieldValueRow) -> bool:
@@ -333,6 +351,8 @@ def import_records(
 def _find(session: Session, book: Book, row: _Row, outcome: RecordsImport) -> tuple[Record | None, str | None]:
     """(existing record, None), (None, key for a new record) or (None, None) after a row error."""
     record = session.scalar(select(Record).where(Record.record_key == row.key))
+    if record is None and original(row.key) != row.key:  # imported before ids were quoted
+        record = session.scalar(select(Record).where(Record.record_key == original(row.key)))
     if record is not None and record.book_id == book.id:
         if record.source != "import":
             outcome.skip(row.line, f"record_id {row.key} là bản ghi đọc từ ảnh quét; sửa trên ứng dụng duyệt")

@@ -21,7 +21,6 @@ OCR result (pending, failed) are reported, not exported.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -34,6 +33,7 @@ from sqlalchemy.orm import Session
 from pipeline.errors import BadInput, NotFound, TemplateNotFound
 from pipeline.ocr.archive_xml import ArchivePage, alto_xml, page_xml
 from pipeline.ocr.tesseract import words_from_tsv
+from pipeline.paths import book_path
 from pipeline.storage.audit import audit
 from pipeline.storage.db import session_scope
 from pipeline.storage.models import Book, FieldValue, Page, Record, StageRun
@@ -42,7 +42,6 @@ from pipeline.types import ExtractedRecord
 from pipeline.types import FieldValue as FieldReading
 
 FORMATS = {"alto": alto_xml, "page": page_xml}
-_UNSAFE_PATH = re.compile(r'[\\/:*?"<>|\x00-\x1f]')
 
 
 @dataclass(frozen=True)
@@ -70,12 +69,6 @@ def check_format(fmt: str) -> str:
     if fmt.lower() not in FORMATS:
         raise BadInput(f"Định dạng '{fmt}' không được hỗ trợ", hint="dùng --format alto hoặc page")
     return fmt.lower()
-
-
-def book_dir_name(book_code: str) -> str:
-    """The book's folder under OUT_DIR: its code, with what a path cannot hold replaced."""
-    name = _UNSAFE_PATH.sub("_", book_code).strip().lstrip(".")
-    return name or "_"
 
 
 def export_pages(
@@ -113,7 +106,7 @@ def export_pages(
             reason = _missing_ocr(page)
             if reason is None:
                 archive = archive_page(session, page, templates)
-                target = out_dir / book_dir_name(code) / f"page-{page.page_no:04d}.{fmt}.xml"
+                target = book_path(out_dir, code) / f"page-{page.page_no:04d}.{fmt}.xml"
                 changed = _write_atomic(target, render(archive).encode("utf-8"))
                 summary.files.append(target)
                 summary.corrected_fields += len(archive.corrected)

@@ -1,7 +1,8 @@
 """`records export`: the canonical record columns of SPEC §4, as CSV or XLSX.
 
 Values are the current normalized ones; `--field-status` adds `<field>_status` so a commune can
-see which values a person still has to check.
+see which values a person still has to check. A text a spreadsheet would take for a formula
+is written with a leading quote (``pipeline.cells``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from pipeline.cells import formula_safe, xlsx_safe
 from pipeline.errors import BadInput, NotFound
 from pipeline.storage.db import session_scope
 from pipeline.storage.models import Book, Citizen, FieldValue, Link, Page, Record
@@ -76,15 +78,26 @@ def records_frame(db: Engine, *, book_code: str | None = None, status: str | Non
 
 
 def export_records(db: Engine, out: Path, **filters) -> int:
-    """Write CSV or XLSX by extension; returns the number of records written."""
+    """Write CSV or XLSX by extension; returns the number of records written.
+
+    Text cells go through ``pipeline.cells`` (a value a spreadsheet would run as a formula
+    gets a leading quote), so opening the file in Excel never evaluates what a register or a
+    commune's file held.
+    """
     suffix = out.suffix.lower()
     if suffix not in (".csv", ".xlsx"):
         raise BadInput(f"{out.name}: chỉ xuất được .csv hoặc .xlsx")
     frame = records_frame(db, **filters)
+    fix = formula_safe if suffix == ".csv" else xlsx_safe
+    for column in frame.columns:  # text columns only: numbers (scores, confidences) stay numbers
+        if not pd.api.types.is_numeric_dtype(frame[column]):
+            frame[column] = frame[column].map(fix)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     if suffix == ".csv":
-        frame.to_csv(tmp, index=False, encoding="utf-8")
+        # CRLF, as RFC 4180 has it: the writer then also quotes a value holding a lone CR,
+        # which readers (Excel too) take for the end of a row, the rest for a row of its own.
+        frame.to_csv(tmp, index=False, encoding="utf-8", lineterminator="\r\n")
     else:
         frame.to_excel(tmp, index=False, engine="openpyxl")
     tmp.replace(out)

@@ -2,8 +2,9 @@
 
 Rows are streamed and written in chunks; the file's encoding (UTF-8 or a legacy Vietnamese
 one, see ``pipeline.match.encodings``) is detected from its first bytes. A bad row — broken
-CSV, unreadable characters, a wrong ``citizen_id``, an id already seen earlier in the file —
-is reported with its line number and skipped; good rows are kept. A ``citizen_id`` whose
+CSV (an unclosed quote), unreadable characters, a cell over its size limit, a wrong
+``citizen_id`` (digits other than ASCII 0-9 included), an id already seen earlier in the
+file — is reported with its line number and skipped; good rows are kept. A ``citizen_id`` whose
 century/sex or year digits disagree with the row is kept with a warning. Citizens are keyed
 by ``citizen_id``: importing the same file again changes nothing, and a newer extract updates
 people in place (only the columns it has).
@@ -149,6 +150,13 @@ def _name(raw: str) -> tuple[str | None, str | None, str | None]:
 
 
 _ISO_DATE = re.compile(r"\d{4}(?:-\d{2}-\d{2})?")
+#: Only ASCII digits: ``\d`` also takes full-width and other scripts' digits, and int() reads
+#: them, so ``04007166091８`` would be stored and collide with ``040071660918``.
+_ASCII_ID = re.compile(r"[0-9]{12}")
+#: The longest text a column may bring: the width of the citizens column it fills (names), or
+#: far more than a sex or a date is written with; other cells are bounded by
+#: ``pipeline.tables.MAX_CELL_CHARS``. Checked before cleaning, whose caches hold what they see.
+MAX_CHARS = {"full_name": 256, "father_name": 256, "mother_name": 256, "sex": 32, "birth_date": 64}
 
 
 @lru_cache(maxsize=1 << 16)
@@ -171,9 +179,14 @@ def _sex(raw: str) -> str | None:
 def _clean_row(row: dict[str, object]) -> tuple[dict[str, object] | None, str | None, list[str]]:
     """(stored values, None, warnings) for a good row, (None, reason, []) for a bad one."""
     citizen_id = _citizen_id(row.get("citizen_id"))
-    if not re.fullmatch(r"\d{12}", citizen_id):
+    if not _ASCII_ID.fullmatch(citizen_id):
+        if re.fullmatch(r"\d{12}", citizen_id):  # digits of another script: 04007166091８
+            return None, "số định danh có chữ số ngoài 0-9 (chữ số toàn khổ?)", []
         return None, "số định danh không phải 12 chữ số", []
     text = {k: _cell_text(v) for k, v in row.items() if k != "citizen_id"}
+    for column, limit in MAX_CHARS.items():
+        if len(text.get(column, "")) > limit:
+            return None, f"cột {column} dài {len(text[column])} ký tự, tối đa {limit}", []
     if any("\ufffd" in v for v in text.values()):
         return None, "có ký tự không đọc được (sai bảng mã?)", []
     name, key, folded = _name(text.get("full_name", ""))

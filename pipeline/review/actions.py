@@ -16,6 +16,7 @@ from typing import Mapping
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from pipeline.cells import formula_safe
 from pipeline.clean.normalize import normalize_field
 from pipeline.errors import BadInput, HotichError, NotFound
 from pipeline.review.auth import require_role
@@ -91,8 +92,11 @@ def _kind(record: Record, session: Session, field: str) -> str:
 def normalize_typed(field: str, kind: str, text: str, book_year: int | None = None) -> str | None:
     """A value as a reviewer typed it, in stored form; BadInput when it cannot be understood.
 
-        >>> normalize_typed("birth_date", "date", "12/3/1968")
-        '1968-03-12'
+    A value a spreadsheet would run as a formula (``@SUM(…)``) is stored with a leading quote
+    (``pipeline.cells``), as every export writes it and as ``records import`` stores it.
+
+        >>> normalize_typed("birth_date", "date", "12/3/1968"), normalize_typed("notes", "text", "@SUM(1+1)")
+        ('1968-03-12', "'@SUM(1+1)")
     """
     text = text.strip()
     if not text:
@@ -100,7 +104,7 @@ def normalize_typed(field: str, kind: str, text: str, book_year: int | None = No
     out = normalize_field(FieldReading(field, text, None, "read", 1.0, source="review"), kind, book_year)
     if out.value is None:
         raise BadInput(out.note or f"Không hiểu được giá trị của {field}")
-    return out.value
+    return formula_safe(out.value)
 
 
 def save_field(session: Session, record_id: int, field: str, *, action: str, text: str | None,

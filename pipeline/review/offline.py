@@ -53,7 +53,6 @@ write lock away from reviewers on the web); a killed import is finished by runni
 from __future__ import annotations
 
 import csv
-import re
 import shutil
 import unicodedata
 from collections import Counter
@@ -68,8 +67,10 @@ from openpyxl.utils import get_column_letter
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from pipeline.cells import original, safe_row, xlsx_safe
 from pipeline.clean.text import folded_key
 from pipeline.errors import BadInput, HotichError, NotFound
+from pipeline.paths import book_dir_name, safe_name
 from pipeline.review import actions
 from pipeline.review.auth import require_role
 from pipeline.review.crops import field_crop, page_image
@@ -163,10 +164,6 @@ def image_dir_for(path: Path) -> Path:
     return path.with_name(f"{path.stem}_anh")
 
 
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "x"
-
-
 def _reason(fv) -> str:
     """The clean stage's note when there is one (it says why), else the status and confidence."""
     if fv.note:
@@ -215,12 +212,12 @@ def export_review(db: Engine, settings: Settings, path: Path, *, book_code: str 
             if page is not None and page.id not in page_files:
                 page_files[page.id] = _copy_image(
                     lambda: page_image(settings, page, PAGE_WIDTH), images,
-                    f"trang_{_safe(book.book_code)}_{page.page_no:04d}.jpg")
+                    f"trang_{book_dir_name(book.book_code)}_{page.page_no:04d}.jpg")
             for fv in doubtful:
                 crop = None
                 if page is not None and fv.box and fv.fv_id:
                     crop = _copy_image(lambda: field_crop(settings, page, fv.box), images,
-                                       f"{_safe(record.record_key)}_{fv.field}.jpg")
+                                       f"{safe_name(record.record_key)}_{fv.field}.jpg")
                     summary.crops += crop is not None
                     summary.missing_crops += crop is None
                 else:
@@ -282,7 +279,7 @@ def _write_workbook(path: Path, folder: str, rows: list[dict]) -> None:
                 else:
                     cell.value = "(không có ảnh)" if c.key == "crop" else None
             else:
-                cell.value = value if value != "" else None
+                cell.value = xlsx_safe(value) if value != "" else None
             if c.key in ("raw", "current", "reason", "suggestions", "label"):
                 cell.alignment = wrap
             if c.key == "corrected":
@@ -492,8 +489,19 @@ def import_review(db: Engine, path: Path, *, reviewer: str,
     return report
 
 
+def _find_record(s, key: str) -> Record | None:
+    """The record of a workbook row's id; an id the workbook had to quote (``'=…``, see
+    ``pipeline.cells``) is found by its stored form too."""
+    if not key:
+        return None
+    record = s.scalar(select(Record).where(Record.record_key == key))
+    if record is None and original(key) != key:
+        record = s.scalar(select(Record).where(Record.record_key == original(key)))
+    return record
+
+
 def _import_record(s, key: str, rows: list[SheetRow], reviewer: str) -> list[RowOutcome]:
-    record = s.scalar(select(Record).where(Record.record_key == key)) if key else None
+    record = _find_record(s, key)
     out = []
     for row in rows:
         if not row.text:
@@ -582,7 +590,7 @@ def _closed_words(record: Record) -> str:
 def _confirm_if_done(s, key: str, reviewer: str) -> bool:
     """Confirm a record whose exported rows were all decided, as Ctrl+Enter on the web does,
     if nothing else keeps it in the queue (an uncertain field, a citizen link)."""
-    record = s.scalar(select(Record).where(Record.record_key == key))
+    record = _find_record(s, key)
     if record is None or record.status != NEEDS_REVIEW:
         return False
     if any(fv.status == "uncertain" for fv in current_values(s, record.id).values()):
@@ -604,6 +612,6 @@ def write_report(report: ImportReport, target: Path) -> Path:
         writer = csv.writer(fh)
         writer.writerow(["Dòng Excel", "Mã bản ghi", "Trường", "Kết quả", "Chi tiết"])
         for o in report.outcomes:
-            writer.writerow([o.excel_row, o.record_key, o.label, OUTCOME_WORDS[o.kind], o.detail])
+            writer.writerow(safe_row([o.excel_row, o.record_key, o.label, OUTCOME_WORDS[o.kind], o.detail]))
     tmp.replace(target)
     return target
