@@ -7,7 +7,13 @@
     │   ├── ImageTooLarge       pixel count over the configured limit
     │   └── TemplateNotFound
     ├── NotFound                a book, user or record id that does not exist (exit 4)
-    └── StorageError            database unreachable or schema too old (exit 5)
+    └── StorageError            database or workspace unusable (exit 5)
+        ├── DiskFull            no space left where we write (ENOSPC, quota, SQLITE_FULL)
+        ├── NotWritable         read-only disk, no permission, a file where a folder should be
+        └── DatabaseBusy        another process held the database lock longer than we wait
+
+pipeline.faults turns the operating system's and the database driver's exceptions into the
+last three, naming the path.
 
 The CLI maps these to exit codes and prints ``str(exc)`` only; tracebacks need ``-v``.
 Messages name files and ids, never personal data from the registers.
@@ -54,3 +60,15 @@ class NotFound(HotichError):
 
 class StorageError(HotichError):
     exit_code = 5
+
+
+class DiskFull(StorageError):
+    pass
+
+
+class NotWritable(StorageError):
+    pass
+
+
+class DatabaseBusy(StorageError):
+    pass

@@ -82,6 +82,10 @@ def _inspect_pdf(path: Path, *, max_pixels: int, dpi: int) -> int:
         text = str(exc).lower()
         if "password" in text or "encrypt" in text:
             raise UnreadableFile(f"{name}: PDF có mật khẩu (mã hóa), không mở được") from None
+        if "invalid page count 0" in text or "last page (0)" in text:
+            # Poppler refuses a well-formed PDF whose page tree is empty instead of
+            # answering "Pages: 0"; the file is empty, not damaged.
+            raise UnreadableFile(f"{name}: PDF không có trang nào (tệp rỗng)") from None
         raise UnreadableFile(f"{name}: PDF hỏng, không đọc được") from None
     except PDFPopplerTimeoutError:
         raise UnreadableFile(f"{name}: PDF đọc quá lâu (quá 60 giây), có thể bị hỏng") from None
@@ -91,7 +95,7 @@ def _inspect_pdf(path: Path, *, max_pixels: int, dpi: int) -> int:
         raise UnreadableFile(f"{name}: PDF có mật khẩu (mã hóa), không mở được")
     pages = int(info.get("Pages", 0) or 0)
     if pages == 0:
-        raise UnreadableFile(f"{name}: PDF không có trang nào")
+        raise UnreadableFile(f"{name}: PDF không có trang nào (tệp rỗng)")
     size = str(info.get("Page size", ""))  # e.g. "595.276 x 841.89 pts (A4)"
     try:
         width_pt, height_pt = (float(v) for v in size.split(" pts")[0].split(" x "))

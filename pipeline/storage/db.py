@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -27,6 +28,20 @@ BASELINE_REVISION = "0001"
 _PG_LOCK_KEY = 0x686F7469  # "hoti"
 #: Execution option asking for BEGIN IMMEDIATE on SQLite (ignored elsewhere).
 _WRITE_LOCK = "hotich_sqlite_write_lock"
+
+
+class _HideRows(logging.Filter):
+    """SQLAlchemy logs every fetched row at DEBUG (names, dates of birth): keep the line, drop
+    the values, as ``hide_parameters`` does for statements. Someone debugging SQL on a server
+    holding a register must not copy it into a log file."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg == "Row %r":
+            record.args = ("[hidden]",)
+        return True
+
+
+logging.getLogger("sqlalchemy.engine.Engine").addFilter(_HideRows())
 
 
 def display_url(url: str | URL) -> str:
@@ -61,10 +76,15 @@ def make_engine(url: str | None = None) -> Engine:
     pysqlite by default only BEGINs before a write, which breaks SAVEPOINT and lets
     reads of one transaction see other writers' commits, so BEGIN is issued ourselves.
     """
-    url_obj = make_url(url or get_settings().database_url)
+    settings = get_settings()
+    url_obj = make_url(url or settings.database_url)
     if url_obj.get_backend_name() == "sqlite":
         _ensure_sqlite_folder(url_obj)
-    engine = create_engine(url_obj, pool_pre_ping=url_obj.get_backend_name() != "sqlite")
+    busy_ms = int(settings.db_busy_timeout * 1000)  # HOTICH_DB_BUSY_TIMEOUT
+    # hide_parameters: statement parameters are citizens' names and dates; they must not reach
+    # SQLAlchemy's log (on whenever a root logger is at INFO/DEBUG) nor error messages.
+    engine = create_engine(url_obj, pool_pre_ping=url_obj.get_backend_name() != "sqlite",
+                           hide_parameters=True)
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine, "connect")
@@ -73,7 +93,7 @@ def make_engine(url: str | None = None) -> Engine:
             cur = dbapi_conn.cursor()
             # busy_timeout first: switching to WAL needs a lock that a concurrent first
             # connection (two `hotich init` at once) may hold for a moment.
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={busy_ms}")
             cur.execute("PRAGMA foreign_keys=ON")
             _set_wal(cur)
             cur.close()
@@ -96,7 +116,9 @@ def _ensure_sqlite_folder(url: URL) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise StorageError(
+        from pipeline.storage.faults import os_fault
+
+        raise os_fault(exc) or StorageError(
             f"Không tạo được thư mục chứa cơ sở dữ liệu {folder} ({exc.strerror})"
         ) from exc
 
@@ -125,6 +147,14 @@ def head_revision() -> str:
 def _unreachable(engine: Engine, exc: Exception) -> StorageError:
     # The driver's own text is multi-line and may echo the password; keep the first line,
     # in the exception chain, for `-v` only.
+    if engine.dialect.name == "sqlite":
+        # SQLite has no server to reach: a failure to open is the file or its folder
+        # (read-only, no permission, a file where the folder should be), named as such.
+        from pipeline.storage.faults import explain_fault
+
+        fault = explain_fault(exc, database_url=engine.url.render_as_string(hide_password=False))
+        if isinstance(fault, StorageError):
+            return fault
     return StorageError(
         f"Không kết nối được cơ sở dữ liệu {display_url(engine.url)}",
         hint="kiểm tra HOTICH_DB_URL và máy chủ cơ sở dữ liệu",
@@ -228,9 +258,17 @@ def session_scope(engine: Engine, *, write_lock: bool = False) -> Iterator[Sessi
     """A transaction: committed when the block ends, rolled back on error.
 
     ``write_lock=True`` is for short transactions that read and then write while other
-    processes write too (a reviewer saving while a batch runs): on SQLite it takes the
-    write lock at BEGIN, so the transaction waits its turn instead of failing with
-    "database is locked". Other back-ends ignore it.
+    processes write too (a reviewer saving while a batch runs, two `process` runs): on
+    SQLite it takes the write lock before the block runs, so the transaction waits its turn
+    instead of failing with "database is locked". Other back-ends ignore it.
+
+    Why before the block: SQLite cannot turn a transaction that has read into one that
+    writes once another process has written meanwhile, and fails at once rather than
+    waiting; only running the whole block again could save it. Asking for the lock first
+    fails, if at all, before the block did anything, so asking again is safe: the request is
+    repeated until the busy timeout (``db_busy_timeout``) has passed, which also covers the
+    few refusals SQLite gives without waiting (recovering the WAL after a crash, another
+    connection switching the journal mode).
 
         >>> with session_scope(engine) as session:
         ...     session.add(book)             # committed when the block ends
@@ -238,5 +276,28 @@ def session_scope(engine: Engine, *, write_lock: bool = False) -> Iterator[Sessi
     bind = engine.execution_options(**{_WRITE_LOCK: True}) if write_lock else engine
     factory = sessionmaker(bind, expire_on_commit=False)
     with factory() as session:
-        with session.begin():
+        if write_lock and engine.dialect.name == "sqlite":
+            transaction = _begin_with_write_lock(session)
+        else:
+            transaction = session.begin()
+        with transaction:
             yield session
+
+
+def _begin_with_write_lock(session: Session):
+    """``session.begin()`` with SQLite's write lock taken, asking again while it is refused."""
+    import time
+
+    deadline = time.monotonic() + get_settings().db_busy_timeout
+    pause = 0.05
+    while True:
+        transaction = session.begin()
+        try:
+            session.connection()  # BEGIN IMMEDIATE: SQLite's busy handler waits here
+            return transaction
+        except OperationalError as exc:
+            transaction.rollback()
+            if "locked" not in str(exc.orig) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 1.0)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import struct
+import subprocess
 import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
-from pypdf import PdfWriter
+from pypdf import PdfReader, PdfWriter
 
 from pipeline.errors import ImageTooLarge, UnreadableFile
 from pipeline.scans import PDF, PNG, TIFF, inspect_scan, render_page, single_page_bytes
@@ -77,12 +79,41 @@ def test_encrypted_pdf_is_refused(tmp_path):
         inspect_scan(path, max_pixels=LIMIT, dpi=300)
 
 
-def test_pdf_without_pages_is_refused(tmp_path):
-    path = tmp_path / "empty.pdf"
+def zero_page_pdf(path: Path) -> Path:
+    """A well-formed PDF whose page tree is empty, written byte by byte (valid xref offsets)."""
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [] /Count 0 >>"]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    path.write_bytes(bytes(out))
+    return path
+
+
+def test_hand_written_zero_page_pdf_is_empty_not_corrupt(tmp_path):
+    """Poppler 22 does not answer "Pages: 0" for it but fails with "Invalid page count 0";
+    that is an empty book, and the archive must be told so, not that the file is damaged."""
+    path = zero_page_pdf(tmp_path / "empty.pdf")
+    assert len(PdfReader(path, strict=True).pages) == 0  # well-formed, strictly parsed
+    pdfinfo = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, check=False)
+    assert re.search(r"^Pages:\s+0$", pdfinfo.stdout, re.MULTILINE) or "page count 0" in pdfinfo.stderr
+    with pytest.raises(UnreadableFile) as err:
+        inspect_scan(path, max_pixels=LIMIT, dpi=300)
+    assert str(err.value) == "empty.pdf: PDF không có trang nào (tệp rỗng)"
+
+
+def test_pdf_without_pages_from_a_pdf_library_is_empty_too(tmp_path):
+    path = tmp_path / "blank.pdf"
     with path.open("wb") as fh:
         PdfWriter().write(fh)
-    with pytest.raises(UnreadableFile, match="empty.pdf"):
+    with pytest.raises(UnreadableFile) as err:
         inspect_scan(path, max_pixels=LIMIT, dpi=300)
+    assert str(err.value) == "blank.pdf: PDF không có trang nào (tệp rỗng)"
 
 
 def test_truncated_image_is_refused(tmp_path):

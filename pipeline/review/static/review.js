@@ -157,9 +157,15 @@
     dialog.showModal();
     $("#postpone-note").focus();
   }
+  // Each control is looked up on its own: a read-only (approved) record has no postpone
+  // button, and one missing element must not stop the rest of the script.
+  const on = (sel, type, handler, root = document) => {
+    const el = $(sel, root);
+    if (el) el.addEventListener(type, handler);
+  };
   if (dialog) {
-    $("#postpone-open").addEventListener("click", openPostpone);
-    $("#postpone-cancel").addEventListener("click", () => dialog.close());
+    on("#postpone-open", "click", openPostpone);
+    on("#postpone-cancel", "click", () => dialog.close(), dialog);
   }
 
   // ---- whole-page viewer ----
@@ -208,9 +214,10 @@
     layout();
   }
   if (viewer) {
-    $("#show-page").addEventListener("click", openViewer);
+    on("#show-page", "click", openViewer);
     for (const b of $$("[data-zoom]", viewer)) b.addEventListener("click", () => setZoom(Number(b.dataset.zoom)));
-    $("#viewport").addEventListener("wheel", (e) => { if (e.ctrlKey) { e.preventDefault(); setZoom(-e.deltaY); } }, { passive: false });
+    const viewport = $("#viewport", viewer);
+    if (viewport) viewport.addEventListener("wheel", (e) => { if (e.ctrlKey) { e.preventDefault(); setZoom(-e.deltaY); } }, { passive: false });
   }
 
   // ---- keys ----
