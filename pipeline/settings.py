@@ -31,6 +31,24 @@ class Settings(BaseSettings):
     worker_memory: str = Field(
         default="1.5GiB", description="Memory limit of each Dask worker process."
     )
+    worker_wait: float = Field(
+        default=60.0, gt=0,
+        description="Seconds `process --scheduler` waits for the scheduler to have a worker, "
+        "at the start or after every worker left, before it stops with an error instead of "
+        "waiting for ever.",
+    )
+    page_lease_seconds: float = Field(
+        default=60.0, ge=1,
+        description="How long a `process` run's claim on a page lasts unless renewed (a live "
+        "run renews it every third of that). Concurrent runs, here or on other machines "
+        "sharing the database, split a book by these claims; a killed run's pages are taken "
+        "over by another run once its claims have run out.",
+    )
+    db_busy_timeout: float = Field(
+        default=30.0, ge=0,
+        description="Seconds a command waits for another process's write lock on the SQLite "
+        "database (a review server and a batch share one file) before it stops with an error.",
+    )
     ocr_model: Literal["fast", "best"] = Field(
         default="fast",
         description="Tesseract `vie` model: Debian's tessdata_fast, or tessdata_best (integer "

@@ -154,6 +154,10 @@ class Page(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     ocr_words: Mapped[str | None] = mapped_column(Text)  # Tesseract word TSV of the page
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    # The `process` run working on the page (migration 0008, pipeline.storage.leases): held
+    # until lease_until, which a live run keeps renewing; an expired lease is taken over.
+    claimed_by: Mapped[str | None] = mapped_column(String(128), index=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     book: Mapped[Book] = relationship(back_populates="pages")
     source_file: Mapped[SourceFile] = relationship()
@@ -378,8 +382,10 @@ class SearchTerm(Base):
 class ExportBatch(Base):
     """One run of the national export (migration 0005): what went out, when, by whom, signed or not.
 
-    A batch is written only when its files are complete on disk, so an export killed halfway
-    leaves no batch and the next run exports the same records again.
+    Written ``pending``, with its items, once its files are complete in a hidden ``.partial``
+    folder; ``complete`` once that folder has been renamed into place (migration 0007). A run
+    killed in between leaves a pending row the next run settles from what is on disk, so a
+    batch is neither lost nor sent twice. Its items count as exported while it is pending.
     """
 
     __tablename__ = "export_batches"
@@ -394,6 +400,8 @@ class ExportBatch(Base):
     signed: Mapped[bool] = mapped_column(Boolean, default=False)
     manifest_sha256: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict | None] = mapped_column(JSON)  # per-book counts and file names
+    # pending / complete; rows from before migration 0007 were written after their folder
+    state: Mapped[str] = mapped_column(String(16), default="complete", server_default="complete")
 
     items: Mapped[list[ExportItem]] = relationship(
         back_populates="batch", cascade="all, delete-orphan", passive_deletes=True

@@ -35,7 +35,10 @@ def test_killed_run_is_finished_by_running_again(tmp_path):
     truth = generate_book(BookSpec(seed=41, template="birth_form", pages=5, degradation="clean",
                                    face="typewriter"), book)
     home = tmp_path / "ws"
-    env = {**os.environ, "HOTICH_HOME": str(home), "OMP_THREAD_LIMIT": "1"}
+    # The killed run's claims on its pages last a lease; a short one lets the re-run take
+    # them over soon instead of waiting the default minute (tests/process/test_concurrent.py).
+    env = {**os.environ, "HOTICH_HOME": str(home), "OMP_THREAD_LIMIT": "1",
+           "HOTICH_PAGE_LEASE_SECONDS": "5"}
     env.pop("HOTICH_DB_URL", None)
     subprocess.run([HOTICH, "ingest", str(book / "book.pdf"), *BOOK_ARGS], env=env, check=True,
                    capture_output=True)
