@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from pipeline.errors import HotichError
+from pipeline.paths import BOOK_CODE_RULE
 from pipeline.settings import get_settings
 
 class HotichGroup(typer.core.TyperGroup):
@@ -31,6 +32,16 @@ class HotichGroup(typer.core.TyperGroup):
         except KeyboardInterrupt:
             err_console.print("Đã dừng. Chạy lại cùng lệnh để tiếp tục.")
             raise typer.Exit(130) from None
+        except Exception as exc:
+            # A full disk, a read-only workspace, a database locked too long: the
+            # surroundings failed, not hotich; one line naming the path. Anything else is a bug.
+            from pipeline.storage.faults import explain_fault
+
+            fault = explain_fault(exc, database_url=get_settings().database_url)
+            if fault is None or VERBOSE:
+                raise
+            err_console.print(f"Lỗi: {fault}", soft_wrap=True)
+            raise typer.Exit(fault.exit_code) from None
 
 
 app = typer.Typer(
@@ -104,7 +115,7 @@ def ingest(
     province: str = typer.Option(..., "--province", help="Tỉnh / thành phố."),
     year: str = typer.Option(..., "--year", help="Năm của sổ (1978) hoặc khoảng năm (1976-1980)."),
     volume: str = typer.Option(..., "--volume", help="Quyển số."),
-    book_id: Optional[str] = typer.Option(None, "--book-id", help="Mã sổ của kho lưu trữ (tự tạo nếu bỏ trống)."),
+    book_id: Optional[str] = typer.Option(None, "--book-id", help=f"Mã sổ của kho lưu trữ (tự tạo nếu bỏ trống): {BOOK_CODE_RULE}."),
 ):
     """Đăng ký một quyển sổ và nhập các tệp quét của nó (mỗi tệp lưu một lần theo mã băm)."""
     from pipeline.ingest import BookInfo, expand_paths, ingest_files
@@ -174,7 +185,15 @@ def _run_process(db, settings, **kwargs):
 
     with _progress() as progress:
         on_start, on_page = _page_progress(progress)
-        summary = process_books(db, settings, on_start=on_start, on_page=on_page, **kwargs)
+        shown: list[int] = []
+
+        def on_wait(pages, until) -> None:  # other runs hold pages; said once per count
+            if pages not in shown:
+                shown.append(pages)
+                ends = f" (hết hạn giữ lúc {until.astimezone():%H:%M:%S} nếu lần đó đã dừng)" if until else ""
+                progress.console.print(f"Chờ {pages} trang do lần chạy khác đang xử lý{ends}.")
+
+        summary = process_books(db, settings, on_start=on_start, on_page=on_page, on_wait=on_wait, **kwargs)
     reasons = "; ".join(f"{n} × {reason}" for reason, n in summary.failed_by_reason.most_common())
     attention = f", {summary.attention} trang cần xem lại" if summary.attention else ""
     console.print(f"Xong: {summary.succeeded} trang thành công{attention}, {summary.failed} trang lỗi"
@@ -183,6 +202,10 @@ def _run_process(db, settings, **kwargs):
         console.print("Xem lý do: hotich status (trang cần xem lại đã được lưu và nằm trong hàng chờ duyệt).")
     if summary.kept:
         console.print(f"{summary.kept} trang cần xem lại có bản ghi đã được duyệt: không đọc lại.")
+    if summary.elsewhere:
+        console.print(f"{summary.elsewhere} trang đã được lần chạy khác lưu trước: không ghi lại.")
+    if summary.interrupted:
+        console.print(f"{summary.interrupted} lần chạy trước đã dừng giữa chừng: phần việc dở đã được làm tiếp.")
     return summary
 
 
@@ -240,7 +263,7 @@ def match(book: Optional[str] = typer.Option(None, "--book", help="Chỉ đối 
 def records_import(
     file: Path = typer.Argument(..., help="Tệp CSV hoặc XLSX, tên cột chuẩn (như `records export`)."),
     book_type: str = typer.Option(..., "--book-type", help="Loại sổ: birth (khai sinh), marriage (kết hôn), death (khai tử)."),
-    book_id: Optional[str] = typer.Option(None, "--book-id", help="Mã sổ (tự tạo từ xã, huyện, tỉnh, năm, quyển nếu bỏ trống)."),
+    book_id: Optional[str] = typer.Option(None, "--book-id", help=f"Mã sổ (tự tạo từ xã, huyện, tỉnh, năm, quyển nếu bỏ trống): {BOOK_CODE_RULE}."),
     commune: Optional[str] = typer.Option(None, "--commune", help="Xã / phường / thị trấn (khi tạo sổ mới)."),
     district: Optional[str] = typer.Option(None, "--district", help="Huyện / quận / thị xã (khi tạo sổ mới)."),
     province: Optional[str] = typer.Option(None, "--province", help="Tỉnh / thành phố (khi tạo sổ mới)."),
@@ -290,10 +313,16 @@ def records_export(
     status: Optional[str] = typer.Option(None, "--status", help="Chỉ xuất bản ghi có trạng thái này."),
     field_status: bool = typer.Option(False, "--field-status", help="Thêm cột <trường>_status."),
 ):
-    """Xuất bản ghi theo các cột chuẩn (SPEC §4)."""
+    """Xuất bản ghi theo các cột chuẩn (SPEC §4); mỗi lần xuất được ghi vào nhật ký."""
     from pipeline.export.records import export_records
+    from pipeline.storage.audit import audit
+    from pipeline.storage.db import session_scope
 
-    n = export_records(_ready_db(), file, book_code=book, status=status, field_status=field_status)
+    db = _ready_db()
+    n = export_records(db, file, book_code=book, status=status, field_status=field_status)
+    with session_scope(db) as session:  # SPEC §7: every export is in the audit log, as the web's is
+        audit(session, "system:cli", "export.records", "book", book, records=n, status=status,
+              format=file.suffix.lower().lstrip("."), file=file.name)
     console.print(f"Đã xuất {n} bản ghi vào {file}")
 
 
@@ -336,6 +365,46 @@ def users_add(
     with session_scope(_ready_db(), write_lock=True) as session:
         add_user(session, name, role, password, actor="system:cli")
     console.print(f"Đã thêm người dùng {name} ({role}).")
+
+
+@users_app.command("list")
+def users_list():
+    """Liệt kê người dùng: vai trò, số lần đăng nhập sai liên tiếp, tài khoản đang bị tạm khóa."""
+    from datetime import timedelta, timezone
+
+    from pipeline.review.auth import ROLE_LABELS, list_accounts
+    from pipeline.storage.db import session_scope
+
+    with session_scope(_ready_db()) as session:
+        accounts = list_accounts(session)
+    if not accounts:
+        console.print("Chưa có người dùng. Thêm bằng: hotich users add TÊN --role reviewer|supervisor|admin")
+        return
+    vietnam = timezone(timedelta(hours=7))
+    table = Table(title="Người dùng")
+    table.add_column("Tên đăng nhập", no_wrap=True)
+    table.add_column("Vai trò")
+    table.add_column("Đăng nhập sai", justify="right")
+    table.add_column("Khóa đến", no_wrap=True)
+    table.add_column("Trạng thái")
+    for a in accounts:
+        locked = a.locked_until.astimezone(vietnam).strftime("%d/%m/%Y %H:%M") if a.locked_until else "—"
+        state = "đã vô hiệu hóa" if not a.is_active else "tạm khóa" if a.locked_until else "hoạt động"
+        table.add_row(a.name, ROLE_LABELS.get(a.role, a.role), str(a.failed_logins), locked, state)
+    console.print(table)
+    if any(a.locked_until for a in accounts):
+        console.print("Mở khóa: hotich users unlock TÊN")
+
+
+@users_app.command("unlock")
+def users_unlock(name: str = typer.Argument(..., help="Tên đăng nhập.")):
+    """Mở khóa tài khoản bị khóa do đăng nhập sai nhiều lần (đặt lại số lần sai); ghi vào nhật ký."""
+    from pipeline.review.auth import get_user, unlock_user
+    from pipeline.storage.db import session_scope
+
+    with session_scope(_ready_db(), write_lock=True) as session:
+        unlock_user(session, get_user(session, name), actor="system:cli")
+    console.print(f"Đã mở khóa người dùng {name}.")
 
 
 @review_app.command("serve")
@@ -429,11 +498,11 @@ def export_national(
 
     Chỉ quản trị (admin) được xuất: --as TÊN phải là admin; không có --as thì người xuất là tài khoản hệ điều hành đang chạy lệnh (cli:<tên>), người ngồi tại máy chủ trung tâm.
 
-    Lần xuất bị dừng giữa chừng không được ghi nhận; chạy lại cùng lệnh để xuất lại.
+    Lần xuất bị dừng giữa chừng được đối soát khi chạy lại cùng lệnh: lô đã ghi đủ và khớp mã băm được ghi nhận, phần dở dang bị xóa, thư mục không khớp được chuyển sang .khong-ghi-nhan; mỗi việc một dòng ở đây và trong nhật ký. Không bản ghi nào được xuất hai lần.
     """
     import os
 
-    from pipeline.export.national import NOTHING_NEW, export_national as run_export, resolve_exporter
+    from pipeline.export.national import NOTHING_NEW, STEPS, export_national as run_export, resolve_exporter
     from pipeline.export.signing import load_signer
     from pipeline.storage.db import session_scope
 
@@ -450,7 +519,10 @@ def export_national(
         task = progress.add_task("Xuất bản ghi (PDF)", total=None)
         outcome = run_export(db, get_settings(), out_dir, actor=actor, book_code=book, signer=signer,
                              on_start=lambda total: progress.update(task, total=total),
-                             on_entry=lambda: progress.advance(task))
+                             on_entry=lambda: progress.advance(task),
+                             on_step=lambda step: progress.update(task, description=STEPS[step]),
+                             on_reconcile=lambda line: progress.console.print(
+                                 f"[yellow]ĐỐI SOÁT[/yellow] {line}", soft_wrap=True))
     for line in outcome.skipped[:20]:
         err_console.print(f"[yellow]BỎ QUA[/yellow] {line}", soft_wrap=True)
     if len(outcome.skipped) > 20:
@@ -479,7 +551,10 @@ def export_verify(
     ca_file: Optional[Path] = typer.Option(
         None, "--ca", help="Chứng thư gốc (PEM) để kiểm tra cả chuỗi chứng thư của người ký."),
 ):
-    """Kiểm tra gói xuất: mã băm SHA-256 của từng tệp theo manifest.json và chữ ký (openssl cms -verify)."""
+    """Kiểm tra gói xuất: mã băm SHA-256 của từng tệp theo manifest.json và chữ ký (openssl cms -verify).
+
+    Với thư mục nộp chứa nhiều lô: còn báo lỗi khi cùng một phiên bản bản ghi có trong hai lô (xuất hai lần).
+    """
     from pipeline.export.national import verify_export
 
     checks = verify_export(out_dir, ca_file=ca_file)
