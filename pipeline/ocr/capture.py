@@ -29,6 +29,15 @@ BORDER_PAPER = 0.9
 #: darkest channel): dark wood ~0.2, coloured cloth ~0.2-0.3, a beige desk ~0.5-0.6; a
 #: shadow over the page itself (phone, hand, up to ~35 %) stays above it.
 TABLE_SHARE = 0.55
+#: ... and a light desk (~0.6-0.75) is told from a page's own margin by its median: the border of
+#: a flatbed scan, stained, yellowed and shaded at its edges, stays above ~0.84 of the centre.
+TABLE_MEDIAN = 0.78
+#: Around a page found by its edges, what lies outside must be darker than this share of the
+#: paper: a light desk passes, a shade over the page itself (found by brightness) does not.
+EDGE_TABLE_SHARE = 0.8
+#: Canny thresholds on the blurred small copy (gray levels): a page's edge on the lightest desk
+#: differs by ~20 levels, while the paper's grain and a soft shadow's edge stay under 15.
+EDGE_LOW, EDGE_HIGH = 15, 45
 #: A page found must cover this share of the image (less is a scrap of paper or a hand) and
 #: at most the upper one (more is a scan whose border is merely stained or torn).
 MIN_PAGE_AREA, MAX_PAGE_AREA = 0.2, 0.92
@@ -51,6 +60,9 @@ OSD_MIN_INK = 0.01  # share of ink pixels below which a page has too little text
 #: 90°; left-over-right edge alignment 1.47-3.4 upright, 0.28-0.68 upside down.
 ROWS_OVER_COLS = 1.0
 LEFT_OVER_RIGHT = 1.3
+#: ``marks_above_share`` at or over which text stands upright without asking OSD, and at or
+#: under which it is taken as upside down (OSD then needs less confidence to turn it).
+MARKS_UPRIGHT, MARKS_UPSIDE_DOWN = 1.1, 0.9
 
 
 def line_sharpness(ink: np.ndarray, angle: float) -> float:
@@ -133,6 +145,8 @@ def has_background(image: np.ndarray) -> bool:
     b = max(2, min(h, w) // 50)
     border = np.concatenate([paper[:b].ravel(), paper[-b:].ravel(),
                              paper[:, :b].ravel(), paper[:, -b:].ravel()])
+    if float(np.median(border)) < TABLE_MEDIAN * level:
+        return True  # a light desk all round: darker than any scan's margin, if not by much
     return float(np.mean(border >= TABLE_SHARE * level)) < BORDER_PAPER
 
 
@@ -169,20 +183,49 @@ def locate_page(image: np.ndarray) -> FoundPage | None:
     small, factor = _small(image)
     mask = _paper_mask(_paperness(small))
     mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=4)
-    if n <= 1:
-        return None
-    biggest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-    sheet = (labels == biggest).astype(np.uint8) * 255
+    # Brightness first: it traces a curled edge the gutter's shading softens. Where light
+    # falls off over the page, or a light desk comes near the paper's brightness, it fails,
+    # and the sheet's own edge decides.
+    for sheet, share in ((mask, TABLE_SHARE), (None, EDGE_TABLE_SHARE)):
+        if sheet is None:
+            sheet = _edge_sheet(small, mask)
+        outline = _largest_outline(sheet)
+        if outline is None:
+            continue
+        quad = _quad_from_outline(outline)
+        if quad is not None and _plausible(quad, small.shape) and _stands_out(small, quad, share):
+            return FoundPage(quad / factor, outline.reshape(-1, 2).astype(np.float64) / factor)
+    return None
+
+
+def _largest_outline(sheet: np.ndarray) -> np.ndarray | None:
+    """The outer contour enclosing the most area (a ring counts by what it encloses)."""
     contours, _ = cv2.findContours(sheet, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-    outline = max(contours, key=cv2.contourArea)
-    quad = _quad_from_outline(outline)
-    if quad is None or not _plausible(quad, small.shape) or not _stands_out(small, quad):
-        return None
-    return FoundPage(quad / factor, outline.reshape(-1, 2).astype(np.float64) / factor)
+    return max(contours, key=cv2.contourArea) if contours else None
 
 
-def _stands_out(small: np.ndarray, quad: np.ndarray) -> bool:
+def _edge_sheet(small: np.ndarray, paper: np.ndarray) -> np.ndarray:
+    """What the table cannot reach without crossing an edge (255): the sheet by its outline.
+
+    Edges (Canny, slightly thickened to close one-pixel breaks) are walls; the table is what
+    is connected to the image border where the border is not paper. Text and rules inside
+    the page never matter, since the page's edge encloses them. A break in the page's edge
+    lets the table in: the sheet then shrinks to a ring or scraps, the quad comes out
+    implausible, and brightness decides instead.
+    """
+    gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY) if small.ndim == 3 else small
+    edges = cv2.Canny(cv2.GaussianBlur(gray, (0, 0), 1.5), EDGE_LOW, EDGE_HIGH)
+    free = (cv2.dilate(edges, np.ones((5, 5), np.uint8)) == 0).astype(np.uint8)
+    _, labels = cv2.connectedComponents(free, connectivity=4)
+    border = np.zeros(free.shape, bool)
+    border[:2], border[-2:], border[:, :2], border[:, -2:] = True, True, True, True
+    seeds = np.unique(labels[border & (paper == 0) & (free > 0)])
+    table = np.isin(labels, seeds[seeds > 0])
+    sheet = np.where(table, 0, 255).astype(np.uint8)
+    return cv2.morphologyEx(sheet, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
+
+
+def _stands_out(small: np.ndarray, quad: np.ndarray, share: float = TABLE_SHARE) -> bool:
     """The found page is paper on a table: what lies outside it is clearly darker.
 
     Guards against cutting a page out of a page: a flat, shaded sheet whose shadow passed for
@@ -195,7 +238,7 @@ def _stands_out(small: np.ndarray, quad: np.ndarray) -> bool:
     outer = cv2.dilate(inside, np.ones((9, 9), np.uint8)) == 0
     if not outer.any() or not inner.any():
         return False
-    return float(np.median(paper[outer])) < TABLE_SHARE * float(np.percentile(paper[inner], 75))
+    return float(np.median(paper[outer])) < share * float(np.percentile(paper[inner], 75))
 
 
 def _quad_from_outline(outline: np.ndarray) -> np.ndarray | None:
@@ -352,8 +395,36 @@ def orientation_hint(binary: np.ndarray) -> str:
         return "sideways"
     left, right = _edge_alignment(text)
     if left >= LEFT_OVER_RIGHT * right:
-        return "upright"
+        marks = marks_above_share(binary)
+        if marks >= MARKS_UPRIGHT:
+            return "upright"
+        return "upside_down" if marks <= MARKS_UPSIDE_DOWN else "unsure"
     return "upside_down" if right >= LEFT_OVER_RIGHT * left else "unsure"
+
+
+def marks_above_share(binary: np.ndarray) -> float:
+    """Ink above the lines' x-height band over ink below it (~1 when there is no text).
+
+    Vietnamese puts its tone marks and most of its height above the x-height (capitals,
+    ascenders, `ế`, `ổ`) and little below (descenders, the dot of `ạ`): upright forms give
+    2-18, ledgers 1.2-1.8; turned upside down, the same pages give under 0.85. Ledger cells
+    start at their column's left rule either way up, so this is what tells a ledger upside
+    down from an upright one.
+    """
+    ink, _ = _small(binary, 2000)
+    text = _text_only(ink)
+    w = text.shape[1]
+    smear = cv2.morphologyEx(text, cv2.MORPH_CLOSE, np.ones((1, max(5, w // 80)), np.uint8))
+    n, _, stats, _ = cv2.connectedComponentsWithStats(smear, connectivity=8)
+    above = below = 0.0
+    for x, y, bw, bh, _ in stats[1:]:
+        if bw < 4 * bh or bh < 6:
+            continue  # not a run of words
+        profile = np.count_nonzero(text[y:y + bh, x:x + bw], axis=1).astype(np.float64)
+        band = np.flatnonzero(profile >= 0.5 * profile.max())
+        above += profile[:band[0]].sum()
+        below += profile[band[-1] + 1:].sum()
+    return (above + 1.0) / (below + 1.0)
 
 
 def _edge_alignment(text: np.ndarray) -> tuple[float, float]:
@@ -394,7 +465,8 @@ def detect_quarter_turns(binary: np.ndarray, hint: str | None = None) -> int:
     from pipeline.ocr.tesseract import detect_orientation
 
     rotate, confidence = detect_orientation(half)
-    agrees = (hint, rotate) in {("upside_down", 180), ("sideways", 90), ("sideways", 270)}
+    agrees = (hint, rotate) in {("upside_down", 180), ("sideways", 90), ("sideways", 270)} \
+        or (rotate == 180 and marks_above_share(binary) < MARKS_UPRIGHT)
     needed = OSD_AGREED_CONFIDENCE if agrees else OSD_MIN_CONFIDENCE
     if rotate is None or confidence < needed:
         log.debug("OSD unsure (%s, %.2f, hint %s): page left as it is", rotate, confidence, hint)

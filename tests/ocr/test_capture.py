@@ -37,7 +37,8 @@ def curled_point(x: float, y: float, shape, bend: float, band: float = 0.2) -> t
 
 
 def photograph(page: np.ndarray, *, angle: float = 12.0, tilt: float = 0.08, seed: int = 0,
-               shadow: bool = True, quality: int = 80) -> tuple[np.ndarray, np.ndarray]:
+               shadow: bool = True, quality: int = 80, table_rgb=TABLE
+               ) -> tuple[np.ndarray, np.ndarray]:
     """A phone photo of ``page``: on a dark table, turned ``angle``° (counter-clockwise),
     top edge further away (``tilt``), a shadow over one side, slight blur, JPEG. A curled
     page (``curl_page``) keeps its black corners: they look like table, as in a photo.
@@ -58,7 +59,7 @@ def photograph(page: np.ndarray, *, angle: float = 12.0, tilt: float = 0.08, see
     to_photo = cv2.getPerspectiveTransform(src, dst)
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     table = np.empty((height, width, 3), np.float32)
-    table[:] = TABLE
+    table[:] = table_rgb
     table *= (0.8 + 0.4 * (xx + yy) / (width + height))[:, :, None]
     table += rng.normal(0, 6, (height, width, 1)).astype(np.float32)
     sheet = cv2.warpPerspective(page, to_photo, (width, height), flags=cv2.INTER_AREA)
@@ -196,6 +197,38 @@ def test_the_curl_at_the_gutter_is_flattened(ledger, turns):
         there = cv2.perspectiveTransform(np.float64([[[cx, cy]]]), to_photo)[0, 0]
         assert back[0] < there[0] < back[2] and back[1] < there[1] < back[3]
     assert sum(t == r for t, r in read) >= len(read) - 1, read  # one digit may go to OCR
+
+
+@pytest.mark.parametrize("desk", [(196, 184, 160), (205, 205, 200)], ids=["beige", "grey"])
+def test_the_page_is_found_on_a_light_desk(ledger, desk):
+    """A desk nearly as light as the paper: brightness alone cannot part them (the desk's
+    light end is brighter than the shaded side of the page), the sheet's own edge does."""
+    page, values = ledger
+    image, to_photo = photograph(page, angle=-7, seed=4, table_rgb=desk)
+    prepared = preprocess_page(image)
+    h, w = page.shape[:2]
+    truth = cv2.perspectiveTransform(np.float64([[[0, 0]], [[w, 0]], [[w, h]], [[0, h]]]),
+                                     to_photo).reshape(4, 2)
+    assert prepared.corners is not None, "page not found"
+    assert np.abs(prepared.corners - truth).max() / max(image.shape[:2]) < 0.01
+    _, text, box = values[0]
+    assert _read_crop(prepared.binary, _map_box(box, prepared.matrix @ to_photo)) == text
+
+
+def test_a_ledger_scanned_upside_down_is_turned(tmp_path):
+    """A ruled ledger's cells start at their column's left rule either way up, so the left
+    edges line up turned too and edge alignment takes it for sideways; the marks above the
+    lines (capitals, tone marks: Vietnamese puts them above) say it is upside down."""
+    generate_book(BookSpec(seed=1012, template="birth_ledger", pages=1, degradation="heavy",
+                           face="typewriter", printing="random:131", capture="flatbed:200"),
+                  tmp_path)
+    page = cv2.cvtColor(cv2.imread(str(tmp_path / "pages" / "page-001.png")), cv2.COLOR_BGR2RGB)
+    upright = preprocess_page(page)
+    assert upright.turns == 0
+    assert capture.marks_above_share(upright.binary) >= capture.MARKS_UPRIGHT
+    turned = preprocess_page(np.ascontiguousarray(np.rot90(page, 2)))
+    assert capture.marks_above_share(np.rot90(upright.binary, 2)) <= capture.MARKS_UPSIDE_DOWN
+    assert turned.turns == 2
 
 
 def test_no_page_is_looked_for_on_a_flatbed_scan(ledger):
