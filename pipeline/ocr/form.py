@@ -19,7 +19,8 @@ from rapidfuzz import fuzz
 from pipeline.ocr.engine import OcrEngine
 from pipeline.ocr.form_entries import Entry, group_entries, predict_missing
 from pipeline.ocr.form_labels import (
-    RESCUE_MIN_SCORE, LabelHit, _good_enough, find_labels_in_line, label_box, label_key,
+    GLUE_MARKS, RESCUE_MIN_SCORE, LabelHit, _good_enough, find_labels_in_line, label_box,
+    label_end, label_key,
     label_variants, loose_match_at, match_at,
 )
 from pipeline.ocr.regions import (
@@ -284,7 +285,7 @@ def _loose_find(page: PageLines, lines: list[int], entry: Entry, template: Templ
                 score, k = loose_match_at(words, start, text)
                 if k and score >= best[0] and not (set(range(start, start + k)) & used):
                     if best[1] is None or score > best[0]:
-                        best = (score, LabelHit((name,), text, label_box(words[start:start + k]),
+                        best = (score, LabelHit((name,), text, label_box(words[start:start + k], text),
                                                 score, i, start, k))
     return best[1]
 
@@ -480,9 +481,10 @@ def _drop_label_tail(words: list[OcrWord], label: str) -> list[OcrWord]:
     text = label_key(first.text)
     if text.endswith(":") and len(text) > 1 and fuzz.ratio(text, tail) >= 70:
         return [w for w in words if w is not first]
-    colon = first.text.find(":")
-    if 0 <= colon <= 4 and tail.endswith(label_key(first.text[:colon + 1])):
-        rest = first.text[colon + 1:].lstrip(".,;: ")
+    end = label_end(first.text, label)
+    if 0 < end <= 5 and end < len(first.text) and first.text[end - 1] in GLUE_MARKS \
+            and tail.rstrip(":").endswith(label_key(first.text[:end - 1])):
+        rest = first.text[end:].lstrip(".,;: ")
         trimmed = OcrWord(rest, first.confidence, first.box, first.line)
         return [trimmed if w is first else w for w in words if w is not first or rest]
     return words

@@ -49,11 +49,41 @@ def label_key(text: str) -> str:
     return "".join(unicodedata.normalize("NFC", text).casefold().split())
 
 
+#: What a label's colon is read as when the engine glues the value to it: "cha:,Nguyễn",
+#: "cha,Nguyễn", "tịch;Việt", "sinh.5/12/1977".
+GLUE_MARKS = ":,;."
+
+
+def label_end(last: str, label: str) -> int:
+    """How many characters of a label's last word belong to the label (all, unless glued).
+
+    A word with a mark inside it ("cha,Nguyễn") may be the label's end and a value glued
+    to it; every cut after a mark is tried and the one whose label part matches the label's
+    last word best is kept ("Nam,nữ:" stays whole: its comma is the label's own).
+    """
+    tail = label_key(label.split()[-1]) if label.split() else ""
+    best, best_score = len(last), fuzz.ratio(label_key(last), tail)
+    for i, ch in enumerate(last[:-1]):
+        if ch in GLUE_MARKS:
+            score = fuzz.ratio(label_key(last[:i + 1]), tail)
+            if score > best_score:
+                best, best_score = i + 1, score
+    return best
+
+
+def _label_text(words: list[OcrWord], label: str) -> str:
+    """The text a label's words give, its last word cut where a glued value starts."""
+    parts = [w.text for w in words]
+    parts[-1] = parts[-1][:label_end(parts[-1], label)]
+    return label_key("".join(parts))
+
+
 def match_at(words: list[OcrWord], start: int, label: str) -> tuple[float, int]:
     """Best (score, word count) for ``label`` starting at word ``start`` of a line.
 
     Tesseract may merge ("Nơisinh:") or split label words, so word counts around the label's
-    own are tried; a last word ending in ':' is the printed label's end and earns a bonus.
+    own are tried; a last word ending in ':' is the printed label's end and earns a bonus
+    (so does a glued value's mark standing for it: "cha,Nguyễn").
     """
     target = label_key(label)
     n = len(label.split())
@@ -61,11 +91,10 @@ def match_at(words: list[OcrWord], start: int, label: str) -> tuple[float, int]:
     for k in range(max(1, n - 2), n + 2):
         if start + k > len(words):
             break
-        parts = [w.text for w in words[start:start + k]]
-        colon = parts[-1].find(":")
-        if 0 <= colon < len(parts[-1]) - 1:
-            parts[-1] = parts[-1][:colon + 1]  # value glued to the label: "cha:,Nguyễn"
-        text = label_key("".join(parts))
+        text = _label_text(words[start:start + k], label)
+        glued = label_end(words[start + k - 1].text, label) < len(words[start + k - 1].text)
+        if glued and text[-1:] in GLUE_MARKS:
+            text = text[:-1] + ":"
         score = fuzz.ratio(text, target)
         if target.endswith(":") and text.endswith(":"):
             score += COLON_BONUS
@@ -79,17 +108,17 @@ def _good_enough(label: str, score: float) -> bool:
     return score >= (SHORT_MIN_SCORE if letters <= SHORT_LABEL else LABEL_MIN_SCORE)
 
 
-def label_box(words: list[OcrWord]) -> Box:
-    """Box of a label's words; when the engine glued the value to the colon ("tịch:Việt"),
-    the box ends at the colon, estimated from the character share."""
+def label_box(words: list[OcrWord], label: str) -> Box:
+    """Box of a label's words; when the engine glued the value to the colon ("tịch:Việt",
+    "cha,Nguyễn"), the box ends at the colon, estimated from the character share."""
     box = union([w.box for w in words])
     last = words[-1]
-    colon = last.text.find(":")
-    if 0 <= colon < len(last.text) - 1:
+    end = label_end(last.text, label)
+    if end < len(last.text):
         # Just after the colon, less half a character: a leftover ':' is stripped later, a
         # clipped first letter of the value would be lost.
         char = (last.box[2] - last.box[0]) / len(last.text)
-        x1 = last.box[0] + int((colon + 0.5) * char)
+        x1 = last.box[0] + int((end - 0.5) * char)
         box = (box[0], box[1], x1, box[3])
     return box
 
@@ -129,18 +158,14 @@ def find_labels_in_line(line: Line, index: int, variants: dict[str, tuple[str, .
         if span & taken:
             continue
         taken |= span
-        hits.append(LabelHit(variants[text], text, label_box(words[start:start + k]), score,
+        hits.append(LabelHit(variants[text], text, label_box(words[start:start + k], text), score,
                              index, start, k))
     return sorted(hits, key=lambda h: h.first_word)
 
 
 def _explained(words: list[OcrWord], label: str) -> float:
-    parts = [w.text for w in words]
-    colon = parts[-1].find(":")
-    if 0 <= colon < len(parts[-1]) - 1:
-        parts[-1] = parts[-1][:colon + 1]
     target = label_key(label)
-    return len(target) - 2 * Levenshtein.distance(label_key("".join(parts)), target)
+    return len(target) - 2 * Levenshtein.distance(_label_text(words, label), target)
 
 
 def loose_match_at(words: list[OcrWord], start: int, label: str) -> tuple[float, int]:

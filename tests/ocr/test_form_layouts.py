@@ -147,3 +147,36 @@ def test_entries_start_where_the_printing_starts_them():
     entries, fragments = group_entries(hits, template)
     assert [e.order for e in entries] == [order] * 3
     assert [f.order for f in fragments] == [["registration_no"]]
+
+
+def _line(*texts: str) -> "Line":
+    """One visual line of words 20 px per character, 20 px apart."""
+    from pipeline.ocr.regions import Line
+    from pipeline.types import OcrWord
+
+    words, x = [], 100
+    for text in texts:
+        words.append(OcrWord(text, 0.9, (x, 50, x + 20 * len(text), 90)))
+        x += 20 * len(text) + 20
+    return Line(words)
+
+
+@pytest.mark.parametrize("glued", ["cha,Nguyễn", "cha:,Nguyễn", "cha;Nguyễn", "cha.Nguyễn"])
+def test_a_value_glued_to_its_label_by_a_misread_colon_is_cut_off(glued):
+    """The engine reads a label's colon as ',' ';' or '.' and joins the value to it: the label
+    is still found, and its box ends at the mark, so the value keeps its first name."""
+    from pipeline.ocr.form_labels import find_labels_in_line
+
+    variants = {"Họ tên cha:": ("father_name",), "Họ tên:": ("full_name",)}
+    hits = find_labels_in_line(_line("Họ", "tên", glued, "Văn", "An"), 0, variants)
+    assert [h.fields for h in hits] == [("father_name",)]
+    word_x = 100 + 20 * len("Họ tên ")  # the glued word's left edge (20 px a character)
+    assert word_x + 20 * 2.5 <= hits[0].box[2] <= word_x + 20 * glued.index("N")
+
+
+def test_a_comma_inside_a_label_stays_the_labels():
+    from pipeline.ocr.form_labels import find_labels_in_line, label_end
+
+    assert label_end("Nam,nữ:", "Nam, nữ:") == len("Nam,nữ:")
+    hits = find_labels_in_line(_line("Nam,nữ:", "Nam"), 0, {"Nam, nữ:": ("sex",)})
+    assert [h.fields for h in hits] == [("sex",)] and hits[0].words == 1
