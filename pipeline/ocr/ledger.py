@@ -38,6 +38,9 @@ HEADER_WORD_GAP = 0.8
 HEADER_LINE_GAP = 0.7
 HEADER_WORD_GAP_WITH_CUTS = 2.0
 RULE_RUN = 50  # pixels (pages are read at ~300 dpi): shortest piece of a rule, broken or not
+#: Longest gap between the dashes of a dashed vertical rule bridged (pixels at ~300 dpi), once
+#: the words read are blanked out: letters no longer stand in a column to be joined.
+DASH_GAP = 40
 RULE_SHARE = 0.4  # of the table's width (or body height) a rule's pieces must cover together
 GAP_TOP, GAP_BOTTOM = 0.2, 0.93  # share of the page height searched for writing gaps
 GAP_MIN_WIDTH = 0.6  # glyph heights: a narrower lane is a word gap, not a column gap
@@ -105,18 +108,31 @@ def _drop_close(positions: list[int], gap: int) -> list[int]:
     return out
 
 
-def _rules(binary: np.ndarray, box: Box, axis: Literal["h", "v"]) -> list[int]:
+def _rules(binary: np.ndarray, box: Box, axis: Literal["h", "v"],
+           words: list[OcrWord] | None = None) -> list[int]:
     """y (``"h"``) or x (``"v"``) of the rules inside ``box``: broken and hand-drawn ones too.
 
     Pieces of at least ``RULE_RUN`` pixels are kept by an opening, then a row (column) counts
     as a rule when its pieces together cover ``RULE_SHARE`` of the box: a rule with gaps still
     adds up, a text line never has such long straight strokes. Faint rules that binarisation
-    lost are simply absent; the reader then goes by the text.
+    lost are simply absent; the reader then goes by the text. Given the page's ``words``, a
+    page whose vertical rules are drawn in dashes (too short to survive the opening) gets them
+    found once the words are blanked out; only then, as bridging gaps in a column of writing
+    would otherwise turn a column of short marks (numbers, dittos) into a rule.
     """
     x0, y0, x1, y1 = box
     ink = (binary[y0:y1, x0:x1] < 128).astype(np.uint8)
     if ink.size == 0:
         return []
+    found = _rule_lines(ink, axis, x0 if axis == "v" else y0)
+    if axis == "v" and words is not None and len(found) < 3:
+        dashed = _rule_lines(_dashes_joined(ink, words, x0, y0), axis, x0)
+        if len(dashed) >= 3:
+            return dashed
+    return found
+
+
+def _rule_lines(ink: np.ndarray, axis: Literal["h", "v"], offset: int) -> list[int]:
     size = (RULE_RUN, 1) if axis == "h" else (1, RULE_RUN)
     pieces = cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, size))
     # A rule left a fraction of a degree off square by the deskew drifts across a few pixels
@@ -124,10 +140,22 @@ def _rules(binary: np.ndarray, box: Box, axis: Literal["h", "v"]) -> list[int]:
     across = (1, 2 * RULE_DRIFT + 1) if axis == "h" else (2 * RULE_DRIFT + 1, 1)
     pieces = cv2.dilate(pieces, cv2.getStructuringElement(cv2.MORPH_RECT, across))
     profile = pieces.sum(axis=1 if axis == "h" else 0)
-    span = (x1 - x0) if axis == "h" else (y1 - y0)
-    offset = y0 if axis == "h" else x0
+    span = ink.shape[1] if axis == "h" else ink.shape[0]
     centres = _run_centres(np.where(profile >= RULE_SHARE * span)[0], 4)
     return _drop_close([offset + c for c in centres], 12)
+
+
+def _dashes_joined(ink: np.ndarray, words: list[OcrWord], x0: int, y0: int) -> np.ndarray:
+    """``ink`` with the words read blanked out and what is left in a column (the dashes of a
+    rule, wandering a pixel or two) bridged into runs."""
+    ink = ink.copy()
+    for word in words:
+        if sum(ch.isalnum() for ch in word.text) >= 2:
+            ink[max(0, word.box[1] - y0 + 2):max(0, word.box[3] - y0 - 2),
+                max(0, word.box[0] - x0 + 2):max(0, word.box[2] - x0 - 2)] = 0
+    ink = cv2.dilate(ink, cv2.getStructuringElement(cv2.MORPH_RECT, (5, 1)))
+    return cv2.morphologyEx(ink, cv2.MORPH_CLOSE,
+                            cv2.getStructuringElement(cv2.MORPH_RECT, (1, DASH_GAP)))
 
 
 # --- header ------------------------------------------------------------------------------
@@ -516,7 +544,7 @@ def find_layout(template: Template, engine: OcrEngine, image: np.ndarray, binary
                 words: list[OcrWord]) -> Layout | None:
     """Header band, columns and candidate rows of a ledger page; None without a header."""
     h, w = binary.shape[:2]
-    vrules_page = _rules(binary, (0, 0, w, h), "v")
+    vrules_page = _rules(binary, (0, 0, w, h), "v", words)
     # Without visible rules, the gaps that run down the whole body of writing still part the
     # columns, and keep a wrapped header's words from joining the next column's.
     cuts = vrules_page if len(vrules_page) >= 3 else _writing_gaps(words, w, h)
@@ -534,7 +562,7 @@ def find_layout(template: Template, engine: OcrEngine, image: np.ndarray, binary
     ink = _text_ink(image, glyph, vrules_page, below)[body_top:, tx0:tx1]
     bands = _text_bands(ink, glyph)
     last = body_top + bands[-1][1] if bands else h
-    vrules = _rules(binary, (tx0, body_top, tx1, last), "v") if bands else []
+    vrules = _rules(binary, (tx0, body_top, tx1, last), "v", words) if bands else []
     counts = _ink_counts(ink, bands)
     hidden = len(header.mapped) < len(template.specs)
     cuts = _column_cuts(header, vrules, counts, tx0, glyph, hidden)
