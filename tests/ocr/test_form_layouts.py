@@ -9,11 +9,13 @@ from PIL import Image
 
 from pipeline.ocr import read_page
 from pipeline.ocr.form_entries import group_entries
-from pipeline.ocr.form_labels import LabelHit
+from pipeline.ocr.form_labels import LabelHit, find_labels_in_line, label_end
+from pipeline.ocr.regions import Line
 from pipeline.samplegen import BookSpec, generate_book
 from pipeline.samplegen.printing import PrintedLabel as L
 from pipeline.samplegen.printing import Printing, parse_printing
 from pipeline.templates import load_template
+from pipeline.types import OcrWord
 
 from .conftest import nfc
 
@@ -149,11 +151,8 @@ def test_entries_start_where_the_printing_starts_them():
     assert [f.order for f in fragments] == [["registration_no"]]
 
 
-def _line(*texts: str) -> "Line":
+def _line(*texts: str) -> Line:
     """One visual line of words 20 px per character, 20 px apart."""
-    from pipeline.ocr.regions import Line
-    from pipeline.types import OcrWord
-
     words, x = [], 100
     for text in texts:
         words.append(OcrWord(text, 0.9, (x, 50, x + 20 * len(text), 90)))
@@ -165,8 +164,6 @@ def _line(*texts: str) -> "Line":
 def test_a_value_glued_to_its_label_by_a_misread_colon_is_cut_off(glued):
     """The engine reads a label's colon as ',' ';' or '.' and joins the value to it: the label
     is still found, and its box ends at the mark, so the value keeps its first name."""
-    from pipeline.ocr.form_labels import find_labels_in_line
-
     variants = {"Họ tên cha:": ("father_name",), "Họ tên:": ("full_name",)}
     hits = find_labels_in_line(_line("Họ", "tên", glued, "Văn", "An"), 0, variants)
     assert [h.fields for h in hits] == [("father_name",)]
@@ -175,8 +172,6 @@ def test_a_value_glued_to_its_label_by_a_misread_colon_is_cut_off(glued):
 
 
 def test_a_comma_inside_a_label_stays_the_labels():
-    from pipeline.ocr.form_labels import find_labels_in_line, label_end
-
     assert label_end("Nam,nữ:", "Nam, nữ:") == len("Nam,nữ:")
     hits = find_labels_in_line(_line("Nam,nữ:", "Nam"), 0, {"Nam, nữ:": ("sex",)})
     assert [h.fields for h in hits] == [("sex",)] and hits[0].words == 1
