@@ -13,7 +13,7 @@ from pipeline.clean.page import normalize_page
 from pipeline.clean.text import folded_key, name_key
 
 # Bump when a rule changes what values come out; stored with each run.
-CLEAN_VERSION = "2"  # 2: lexicon correction, year window, numbering, record rules
+CLEAN_VERSION = "3"  # 2: lexicon correction, year window, numbering, rules; 3: book names (issue 15)
 
 __all__ = [
     "CLEAN_VERSION",

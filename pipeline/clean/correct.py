@@ -153,12 +153,38 @@ def correct_name(name: str, confidence: float) -> Correction | None:
         else:
             words = lex.middle
         fixed = _fix_token(token, words, any_syllable=words is not lex.surnames, unsure=unsure)
+        if fixed == token and words is lex.middle and len(tokens) > 2:
+            fixed = _marked_middle(token, tokens)
         if fixed != token:
             changes.append((token, fixed))
         out.append(fixed)
     if not changes:
         return None
     return Correction(" ".join(out), tuple(changes))
+
+
+def _marked_middle(token: str, tokens: list[str]) -> str:
+    """``Thi`` → ``Thị`` in the middle of a name written with marks: a middle name that no
+    list holds, whose marks alone were lost, and that only one listed middle name folds to.
+
+    ``Thi`` is a valid syllable, so the corrector would keep it; but as a middle name it is
+    ``Thị`` with the dot missed, and the matcher keys it so. Called by ``correct_name`` only,
+    whose note sends the name to a reviewer: a valid reading is never replaced silently.
+    A name without any mark (``Nguyen Thi Hoa``) is left whole: it lost every mark, and the
+    matcher compares it folded.
+
+        >>> _marked_middle("Thi", ["Nguyễn", "Thi", "Hoa"]), _marked_middle("Thi", ["Nguyen", "Thi", "Hoa"])
+        ('Thị', 'Thi')
+    """
+    lex = name_lexicon()
+    if token in lex.middle or not is_valid_syllable(token) or _fold(token) != token.lower():
+        return token
+    if all(_fold(t) == t.lower() for t in tokens):
+        return token
+    hits = _folded_index(tuple(lex.middle.words)).get(_fold(token), [])
+    if len(hits) != 1:
+        return token
+    return _with_case(token, lex.middle.words[hits[0]])
 
 
 def _near_words(token: str, words: WordList, within: float = 0.2) -> list[str]:

@@ -55,6 +55,7 @@ def _nearest_sex(read: str) -> str | None:
 
 
 _AGE_WORD = re.compile(r"\b(tuoi|t)\b")
+_DIGITS_THEN_LETTER = re.compile(r"(?<=\d)(?=[^\W\d_])")
 _OCR_DIGITS = str.maketrans({"O": "0", "o": "0", "I": "1", "l": "1", "|": "1"})
 MIN_AGE, MAX_AGE = 10, 99
 
@@ -65,8 +66,8 @@ def normalize_age(raw: str) -> tuple[str | None, str | None]:
     Old books record parents' ages rather than birth years. Outside 10..99 the value is kept
     with a warning: a parent of 7 is an OCR error more often than a fact.
 
-    >>> normalize_age("ba mươi bảy tuổi"), normalize_age("3")
-    (('37', None), ('3', 'Tuổi bất thường: 3'))
+    >>> normalize_age("ba mươi bảy tuổi"), normalize_age("45t"), normalize_age("3")
+    (('37', None), ('45', None), ('3', 'Tuổi bất thường: 3'))
     """
     text = strip_leaders(raw or "")
     if not text:
@@ -74,6 +75,7 @@ def normalize_age(raw: str) -> tuple[str | None, str | None]:
     run = re.match(r"[0-9OoIl|]+(?![^\W\d_])", text)
     if run and any(c.isdigit() for c in run.group(0)):
         text = run.group(0).translate(_OCR_DIGITS) + text[run.end():]
+    text = _DIGITS_THEN_LETTER.sub(" ", text)  # "45t": the clerk's short "tuổi"
     key = _AGE_WORD.sub(" ", folded_key(text)).strip()
     age = words_to_int(key)
     if age is None:

@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 from dataclasses import replace
 
+from pipeline.clean.book_names import AGE_FIELDS, clean_name_text, split_age
 from pipeline.clean.calibrate import field_features, load_calibration
 from pipeline.clean.correct import (
     SPELLING,
@@ -23,7 +24,7 @@ from pipeline.clean.fields import (
     normalize_text,
 )
 from pipeline.clean.names import normalize_name, strip_leaders
-from pipeline.clean.text import collapse_spaces, folded_key, nfc
+from pipeline.clean.text import collapse_spaces, folded_key, nfc, strip_marks
 from pipeline.settings import get_settings
 from pipeline.templates import Template
 from pipeline.types import FieldValue
@@ -68,9 +69,19 @@ def is_ditto(raw: str | None) -> bool:
     return folded_key(text) in _DITTO_WORDS
 
 
+def normalize_book_name(raw: str) -> tuple[str | None, str | None]:
+    """A name field as registers write it: age, relation word and glued words cleaned
+    away (``pipeline.clean.book_names``), then ``normalize_name``.
+
+    >>> normalize_book_name("Bà LưuThị Thanh, 33 tuổi....")
+    ('Lưu Thị Thanh', None)
+    """
+    return normalize_name(clean_name_text(strip_leaders(raw or ""))[0])
+
+
 def _normalizer(field: str, kind: str, book_year: int | None) -> Normalizer:
     if kind == "name":
-        return normalize_name
+        return normalize_book_name
     if kind == "sex":
         return normalize_sex
     if kind == "age":
@@ -144,8 +155,20 @@ def normalize_field(fv: FieldValue, kind: str, book_year: int | None = None,
     if not ditto and is_blank(raw):
         return replace(fv, value=None, status="blank", note=None)
 
+    age = None
+    if kind == "name":
+        name, age = clean_name_text(strip_leaders(text))
+        if not name and age:  # "24 tuổi": the mother's age, her name not written
+            return replace(fv, value=None, status="blank", note=f"Ô họ tên chỉ ghi tuổi: {age}")
     value, note = _normalizer(fv.field, kind, book_year)(text)
-    if value is not None and fv.source == "ocr":
+    if age and fv.field not in AGE_FIELDS:  # no age field to take it: a person should see it
+        note = _join(note, f"Bỏ tuổi ghi sau tên: {age}")
+    if value is not None and (fv.source == "ocr" or fv.source == "import" and kind == "name"
+                              and strip_marks(value) != value):
+        # A typed name gets its impossible syllables repaired (confidence 1.0: a valid one is
+        # left as typed) with the corrector's note, which sends it to a reviewer. One typed
+        # without any mark (Nguyen Van Binh) is a keyboard's habit, not a slip: the matcher
+        # compares it folded.
         value, note = _corrected(fv.field, kind, value, note, fv.confidence)
         if kind == "date" and years is not None and value[:4].isdigit():
             fitted, why = fit_year(value, years, fv.confidence >= MIN_CONFIDENCE)
@@ -193,13 +216,40 @@ def normalize_record(
     """
     out: dict[str, FieldValue] = {}
     accept = get_settings().accept_probability  # once a record: reading settings is not free
-    for name, fv in fields.items():
+    for name, fv in ages_from_names(fields).items():
         try:
             kind = template.kind_of(name)
-        except KeyError:
-            kind = "text"
+        except KeyError:  # a ledger has no age column: an age found in a parent's name is one
+            kind = "age" if name in AGE_FIELDS.values() else "text"
         years = plausible_years(name, template.book_type, book_year) if kind == "date" else None
         out[name] = normalize_field(fv, kind, book_year, years, accept, fit)
+    return out
+
+
+def ages_from_names(fields: dict[str, FieldValue]) -> dict[str, FieldValue]:
+    """A parent's age written in the name field (``Chu Quang Hưng (45t)``) as the reading of
+    ``father_age``/``mother_age``, unless that field holds a reading of its own.
+
+    The new field's ``raw`` is the age as written in the name, with the name's source,
+    confidence and box; the name field itself is unchanged here (its normalizer drops the
+    age from the value, its raw keeps it).
+
+    >>> out = ages_from_names({"mother_name": FieldValue("mother_name", "Lưu Thị Thanh, 33 tuổi",
+    ...                                                  None, "read", 1.0, source="import")})
+    >>> out["mother_age"].raw, out["mother_age"].source
+    ('33 tuổi', 'import')
+    """
+    out = dict(fields)
+    for name_field, age_field in AGE_FIELDS.items():
+        fv = fields.get(name_field)
+        if fv is None or fv.status == "illegible" or is_ditto(fv.raw):
+            continue
+        age = split_age(strip_leaders(fv.raw or ""))[1]
+        have = fields.get(age_field)
+        if age is None or (have is not None and not is_blank(have.raw)):
+            continue
+        out[age_field] = FieldValue(age_field, age, None, "read", fv.confidence,
+                                    source=fv.source, box=fv.box)
     return out
 
 

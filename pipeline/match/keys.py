@@ -5,8 +5,11 @@ thousand distinct places: keys are computed on the distinct values and spread ba
 clean stage's careful (and slow) text functions cost seconds, not minutes.
 
 Names are split into surname, middle and given name on their comparison keys (one tone
-style, case-folded). ``NguyễnVăn An`` (a space lost in typing) is split where a capital
-follows a small letter. A name written without any diacritics is marked as having lost them:
+style, case-folded). Both sides first go through the clean stage's ``clean_name_text``, so a
+population name is compared in the shape the records' names were cleaned to: an age or a
+relation word written with the name dropped, glued words split by the syllable set
+(``NGUYỄNVĂN``, ``LưuThị``); what that leaves glued is split where a capital follows a
+small letter. A name written without any diacritics is marked as having lost them:
 then ``Hung`` may be ``Hùng`` or ``Hưng``, while two marked names that fold alike but differ
 (``Hùng``/``Hưng``) are different names.
 """
@@ -20,8 +23,8 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from pipeline.clean.book_names import clean_name_text
 from pipeline.clean.text import folded_key, name_key
-
 
 
 def _unglue(name: str) -> str:
@@ -43,7 +46,7 @@ def _word_keys(word: str) -> tuple[str, str]:
 
 def _name_parts(name: str) -> tuple[str, str, str, str, str, str, bool]:
     """(surname, middle, given) keys, then the same folded, then whether marks were lost."""
-    pairs = [_word_keys(w) for w in _unglue(name).split()]
+    pairs = [_word_keys(w) for w in _unglue(clean_name_text(name)[0]).split()]
     pairs = [(k, f) for k, f in pairs if f]  # words of junk that fold to nothing
     if not pairs:
         return "", "", "", "", "", "", False

@@ -305,3 +305,27 @@ def test_cli_import(run, workspace, tmp_path):
     assert pd.read_csv(tmp_path / "out.csv")["record_id"].tolist()[:2] == ["KS-1978-001", "KS-1978-002"]
     bad = run("records", "import", path, "--book-type", "hon-nhan", "--book-id", "KS-HD-1968")
     assert bad.exit_code == 2 and "--book-type 'hon-nhan' không hợp lệ" in bad.output
+
+
+def test_names_as_the_books_write_them_are_cleaned_raw_kept(engine, tmp_path):
+    """Issue 15: ages, glued words and slips in typed names; the age goes to its own field."""
+    header = ["record_id", "registration_no", "full_name", "sex", "birth_date", "birth_place",
+              "father_name", "mother_name", "registration_date"]
+    rows = [["KS-15-1", "1", "Chu Minh Dũng", "Nam", "3/4/1968", "Xã Hưng Dũng", "Chu Quang Hưng (45t)",
+             '"LưuThị Thanh, 33 tuổi"', "5/4/1968"],
+            ["KS-15-2", "2", "NGUYỄU THI HOA", "Nữ", "17/4/1968", "Xã Hưng Dũng", "NGUYCN VĂN THÀNH (28t)",
+             "24 tuổi", "20/4/1968"]]
+    outcome = import_records(engine, write_csv(tmp_path / "ks15.csv", rows, header), book_type="birth",
+                             book=INFO)
+    assert (outcome.inserted, outcome.error_count) == (2, 0)
+    first = fields_of(engine, "KS-15-1")
+    assert {k: first[k].value for k in ("father_name", "father_age", "mother_name", "mother_age")} == {
+        "father_name": "Chu Quang Hưng", "father_age": "45", "mother_name": "Lưu Thị Thanh", "mother_age": "33"}
+    assert first["mother_name"].raw == "LưuThị Thanh, 33 tuổi" and first["mother_age"].raw == "33 tuổi"
+    second = fields_of(engine, "KS-15-2")
+    assert second["full_name"].value == "Nguyễn Thị Hoa" and second["full_name"].status == "uncertain"
+    assert (second["father_name"].value, second["father_age"].value) == ("Nguyễn Văn Thành", "28")
+    assert (second["mother_name"].value, second["mother_name"].status) == (None, "blank")
+    assert (second["mother_age"].value, second["full_name"].raw) == ("24", "NGUYỄU THI HOA")
+    again = import_records(engine, tmp_path / "ks15.csv", book_type="birth", book=INFO)
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 2)
