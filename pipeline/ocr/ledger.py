@@ -37,6 +37,8 @@ HEADER_WORD_GAP = 0.8
 #: header lines further apart than this many word heights are not one wrapped header
 HEADER_LINE_GAP = 0.7
 HEADER_WORD_GAP_WITH_CUTS = 2.0
+#: Shortest ink run in the number column, in glyph heights, that counts as a number.
+NUMBER_HEIGHT = 0.6
 RULE_RUN = 50  # pixels (pages are read at ~300 dpi): shortest piece of a rule, broken or not
 #: Longest gap between the dashes of a dashed vertical rule bridged (pixels at ~300 dpi), once
 #: the words read are blanked out: letters no longer stand in a column to be joined.
@@ -582,10 +584,20 @@ def find_layout(template: Template, engine: OcrEngine, image: np.ndarray, binary
         part = number_ink[band[0] - body_top:band[1] - body_top]
         return int(part.sum()) >= glyph * glyph * 0.05
 
+    def numbers(y0: int, y1: int) -> int | None:
+        """How many registration numbers stand one under another between page y0 and y1:
+        runs of ink at least ``NUMBER_HEIGHT`` glyphs tall (what is left of a rule that the
+        flattening left a little bent is a thin run, not a number)."""
+        if number_ink is None:
+            return None
+        part = number_ink[max(0, y0 - body_top):max(0, y1 - body_top)]
+        return sum(b - a >= NUMBER_HEIGHT * glyph and int(part[a:b].sum()) >= glyph * glyph * 0.05
+                   for a, b in _text_bands(part, glyph))
+
     if number_ink is not None:
         bands = [piece for band in bands for piece in _split_numbers(band, ink, number_ink, glyph)]
     shifted = [(body_top + a, body_top + b) for a, b in bands]
-    rows = _rows(shifted, [body_top, *rules] if ruled else [], numbered, glyph)
+    rows = _rows(shifted, [body_top, *rules] if ruled else [], numbered, glyph, numbers)
     return Layout(header, columns, rows, ruled, glyph, sorted(set(vrules_page) | set(vrules)),
                   below, notes)
 
@@ -689,15 +701,18 @@ def _outer_edges(header: Header, cuts: list[int], vrules: list[int], free: np.nd
     return max(tx0, int(left)), min(tx1, int(right))
 
 
-def _rows(bands: list[tuple[int, int]], rules: list[int], numbered, glyph: float
-          ) -> list[tuple[int, int, bool]]:
+def _rows(bands: list[tuple[int, int]], rules: list[int], numbered, glyph: float,
+          numbers=None) -> list[tuple[int, int, bool]]:
     """Candidate entry rows (page y0, y1, between two rules) from the text bands.
 
     With horizontal rules (``rules`` starts with the body's top), the bands between two
     rules are one row; a rule interval holding two numbered lines (a rule lost) and bands
     under the last rule (the table's bottom rule lost) are grouped as on an unruled page:
     a band with no registration number (a wrapped value's other line) joins the nearest
-    numbered band if it is close, other bands are rows of their own.
+    numbered band if it is close, other bands are rows of their own. Two numbers in one
+    interval are counted in the number column itself (``numbers``) when there is one: a
+    number written large beside a value wrapped onto two lines stands level with both
+    lines, and would count twice by the bands.
     """
     out: list[tuple[int, int, bool]] = []
     groups: dict[int, list[tuple[int, int]]] = {}
@@ -709,7 +724,8 @@ def _rows(bands: list[tuple[int, int]], rules: list[int], numbered, glyph: float
         else:
             loose.append(band)
     for k, group in sorted(groups.items()):
-        if sum(numbered(b) for b in group) > 1:
+        found = numbers(rules[k - 1], rules[k]) if numbers is not None else None
+        if (found if found is not None else sum(numbered(b) for b in group)) > 1:
             loose += group
         else:
             out.append((rules[k - 1] + 4, rules[k] - 4, True))
