@@ -106,15 +106,24 @@ def _one_digit_apart(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def compare_birth_date(r, c, vocab):
     """exact / day-month swapped / days apart / about a month (lunar) / same month / same
-    year, one side gives only the year / same year, months differ / year one digit off /
-    different."""
+    year, one side gives only the year / same day and month, year one off / same year, months
+    differ / year one digit off / year one off, day or month differs / different.
+
+    A year off by one is its own pair of levels, not "different": books that wrote the lunar
+    year, or a birth year worked back from an age, shift it by one while keeping the day and
+    month (1944-12-20 for 1943-12-20). "Different" is the far level; its weight is bounded
+    in ``model.MatchModel.weights`` like every comparison's, so a date alone cannot veto.
+    """
     ry, rm, rd, rdays = (r[f"b_{p}"].to_numpy() for p in ("year", "month", "day", "days"))
     cy, cm, cd, cdays = (c[f"b_{p}"].to_numpy() for p in ("year", "month", "day", "days"))
     full = (rdays != 0) & (cdays != 0) & (rd > 0) & (cd > 0)
     gap = np.abs(rdays - cdays)
-    level = np.full(len(ry), 8, dtype=np.int8)
-    level[_one_digit_apart(ry, cy) & (rm == cm) & (rd == cd) & (rm > 0)] = 7
-    level[ry == cy] = 6
+    year_off = np.abs(ry.astype(np.int64) - cy.astype(np.int64)) == 1
+    level = np.full(len(ry), 10, dtype=np.int8)
+    level[year_off] = 9
+    level[_one_digit_apart(ry, cy) & (rm == cm) & (rd == cd) & (rm > 0)] = 8
+    level[ry == cy] = 7
+    level[year_off & (rm == cm) & (rd == cd) & (rm > 0) & (rd > 0)] = 6
     level[(ry == cy) & ((rm == 0) | (cm == 0))] = 5
     level[(ry == cy) & (rm == cm) & (rm > 0)] = 4
     lunar = full & (gap >= 15) & (gap <= 60)
@@ -158,7 +167,9 @@ COMPARISONS = (
     Comparison("birth_date", ("ngày sinh trùng khớp", "ngày sinh đảo ngày/tháng",
                               "ngày sinh lệch vài ngày", "ngày sinh lệch khoảng một tháng (âm lịch?)",
                               "cùng tháng năm sinh", "cùng năm sinh (một bên chỉ ghi năm)",
+                              "cùng ngày tháng, năm sinh lệch một năm (âm lịch/tính theo tuổi?)",
                               "cùng năm sinh, khác tháng", "năm sinh lệch một chữ số",
+                              "năm sinh lệch một năm, khác ngày tháng",
                               "ngày sinh khác nhau"), compare_birth_date),
     Comparison("sex", ("giới tính trùng khớp", "giới tính khác nhau"), compare_sex),
     Comparison("father_name", ("họ tên cha trùng khớp", "họ tên cha khớp khi bỏ dấu",

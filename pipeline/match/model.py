@@ -27,6 +27,14 @@ from pipeline.match.compare import COMPARISONS, MISSING
 RANDOM_PAIRS = 400_000
 EM_ROUNDS = 25
 FLOOR = 1e-6
+# The most one comparison's disagreement may cost, in bits (log2 m/u). m of a "far" level is
+# learned from the data at hand, and where the training pairs hold no such case it falls to
+# FLOOR, which would make one misread field outweigh every other field (-20 bits and more):
+# a veto. But registers do give the true person a wholly wrong field: a name slip the lexicon
+# cannot mend, a year worked back from an age, a clerk's error. At least about one field in
+# 256 is that wrong for its own citizen, so a far level's m is never below u/256: 8 bits.
+# Agreement is not bounded; the tf-adjusted exact names already bound it by their frequency.
+CAP_BITS = 8.0
 # Starting m: what a careful clerk's register and an honest OCR give for one person.
 START_M = {"default_best": 0.85}
 
@@ -40,14 +48,22 @@ class MatchModel:
     thresholds: dict[str, float] = field(default_factory=dict)
 
     def weights(self) -> dict[str, list[float]]:
-        """log2(m/u) of every level: the bits each agreement adds to a pair."""
-        return {name: [round(math.log2(max(m, FLOOR) / max(u, FLOOR)), 3)
+        """log2(m/u) of every level, never below -CAP_BITS: the bits each level adds to a pair.
+
+        The bound is why no single field vetoes a link: a pair whose other fields agree
+        keeps their evidence whatever one field says (see CAP_BITS).
+
+        >>> MatchModel(m={"sex": [0.99, 1e-9]}, u={"sex": [0.5, 0.5]}, prior=0.1).weights()
+        {'sex': [0.986, -8.0]}
+        """
+        return {name: [round(max(math.log2(max(m, FLOOR) / max(u, FLOOR)), -CAP_BITS), 3)
                        for m, u in zip(self.m[name], self.u[name])] for name in self.m}
 
     def to_json(self) -> dict:
         return {
             "method": "Fellegi–Sunter; u from random pairs, m by EM per comparison on passes "
-                      "that do not force it, term-frequency adjusted names",
+                      "that do not force it, term-frequency adjusted names, disagreement "
+                      f"bounded at -{CAP_BITS:g} bits",
             "comparisons": {c.name: {"levels": list(c.levels), "m": self.m[c.name],
                                      "u": self.u[c.name], "weight_bits": self.weights()[c.name]}
                             for c in COMPARISONS},
