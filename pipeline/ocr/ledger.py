@@ -36,7 +36,11 @@ WORD_INK = 0.1  # ... unless it holds this many glyph areas (height²) of ink: a
 HEADER_WORD_GAP = 0.8
 #: header lines further apart than this many word heights are not one wrapped header
 HEADER_LINE_GAP = 0.7
+#: ... where column gaps are known, words between the same two cuts: a wide word space or a
+#: header set with generous leading is no column or cell boundary (a body row under the
+#: header's rule stands further off, ~1.3 word heights and more)
 HEADER_WORD_GAP_WITH_CUTS = 2.0
+HEADER_LINE_GAP_WITH_CUTS = 1.0
 #: Shortest ink run in the number column, in glyph heights, that counts as a number.
 NUMBER_HEIGHT = 0.6
 RULE_RUN = 50  # pixels (pages are read at ~300 dpi): shortest piece of a rule, broken or not
@@ -271,7 +275,8 @@ def _joined(a: OcrWord, b: OcrWord, height: float, cuts: list[int]) -> bool:
     if y_overlap > 0.3 * height and x_gap <= word_gap * height:
         return True
     y_gap = max(a.box[1], b.box[1]) - min(a.box[3], b.box[3])
-    return _x_overlap(a.box, b.box) > 0 and y_gap <= HEADER_LINE_GAP * height
+    line_gap = HEADER_LINE_GAP_WITH_CUTS if len(cuts) >= 3 else HEADER_LINE_GAP
+    return _x_overlap(a.box, b.box) > 0 and y_gap <= line_gap * height
 
 
 def _cells_of(words: list[OcrWord], cuts: list[int]) -> list[HeaderCell]:
@@ -299,14 +304,15 @@ def _cells_of(words: list[OcrWord], cuts: list[int]) -> list[HeaderCell]:
     groups: dict[int, list[OcrWord]] = {}
     for i, w in enumerate(words):
         groups.setdefault(root(i), []).append(w)
-    cells = [cell for group in groups.values() for cell in _split_merged(group, height)]
+    cells = [cell for group in groups.values() for cell in _split_merged(group, height, cuts)]
     return sorted(cells, key=lambda c: c.box[0])
 
 
-def _split_merged(words: list[OcrWord], height: float) -> list[HeaderCell]:
+def _split_merged(words: list[OcrWord], height: float, cuts: list[int] = ()
+                  ) -> list[HeaderCell]:
     lines = group_lines(words)
     if len(lines) >= 2:
-        bottom = _runs(lines[-1].words, height)
+        bottom = _runs(lines[-1].words, height, cuts)
         if len(bottom) >= 2:
             top = " ".join(line_text(ln.words) for ln in lines[:-1])
             return [HeaderCell(f"{top} {line_text(run)}", union([w.box for w in run]))
@@ -315,11 +321,19 @@ def _split_merged(words: list[OcrWord], height: float) -> list[HeaderCell]:
     return [HeaderCell(text, union([w.box for w in words]))]
 
 
-def _runs(words: list[OcrWord], height: float) -> list[list[OcrWord]]:
-    """A line's words in runs separated by gaps wider than a word gap."""
+def _runs(words: list[OcrWord], height: float, cuts: list[int] = ()) -> list[list[OcrWord]]:
+    """A line's words in runs separated by gaps wider than a word gap, or by a cut.
+
+    Where the column gaps are known (``cuts``: rules or writing lanes), they alone part a
+    merged header's lower line ("cha" | "mẹ" under "Họ tên"): a wide word space of a
+    monospaced header ("Họ và" over "tên  mẹ") is then no column gap, as in ``_joined``.
+    """
+    gap = (HEADER_WORD_GAP_WITH_CUTS if len(cuts) >= 3 else HEADER_WORD_GAP) * height
     out: list[list[OcrWord]] = []
     for w in sorted(words, key=lambda w: w.box[0]):
-        if out and w.box[0] - out[-1][-1].box[2] <= HEADER_WORD_GAP * height:
+        last = out[-1][-1] if out else None
+        if last is not None and w.box[0] - last.box[2] <= gap \
+                and not any(last.box[2] - 4 <= x <= w.box[0] + 4 for x in cuts):
             out[-1].append(w)
         else:
             out.append([w])
