@@ -24,6 +24,8 @@ LABEL_MIN_SCORE = 80.0  # rapidfuzz ratio (0..100) for a possibly damaged printe
 #                         a written date ("ngày 15 tháng") passed for `Sinh ngày:`
 SHORT_LABEL = 5  # letters: a label this short ("Số:", "Tên:") must match almost exactly
 SHORT_MIN_SCORE = 86.0
+#: ... for a label whose words all read exactly but the last, which closes on the colon
+MISREAD_MIN_SCORE = 70.0
 COLON_BONUS = 3.0  # the printed label ends in ':' and so does the text read
 #: Where an entry lacks a label, a looser match is enough on its own lines: the structure
 #: says it is there, and a faint or thin label font reads as "Tuấi:", "Dân tộe:".
@@ -149,8 +151,11 @@ def find_labels_in_line(line: Line, index: int, variants: dict[str, tuple[str, .
             continue
         for text in variants:
             score, k = match_at(words, start, text)
-            if k and _good_enough(text, score):
-                candidates.append((_explained(words[start:start + k], text), score, start, text, k))
+            if k and (_good_enough(text, score) or _last_word_misread(words, start, k, text)):
+                explained = _explained(words[start:start + k], text)
+                if _stops_short(words, start, k, text):
+                    explained -= 1
+                candidates.append((explained, score, start, text, k))
     taken: set[int] = set()
     hits: list[LabelHit] = []
     for _, score, start, text, k in sorted(candidates, key=lambda c: (-c[0], -c[1], c[2])):
@@ -161,6 +166,33 @@ def find_labels_in_line(line: Line, index: int, variants: dict[str, tuple[str, .
         hits.append(LabelHit(variants[text], text, label_box(words[start:start + k], text), score,
                              index, start, k))
     return sorted(hits, key=lambda h: h.first_word)
+
+
+def _last_word_misread(words: list[OcrWord], start: int, k: int, label: str) -> bool:
+    """A label read word for word but its last ("Họ tên ®o:" for `Họ tên mẹ:`): every other
+    word exact and the last closing on the label's colon. Too damaged for the fuzzy score,
+    yet the label's shape is all there; ``_stops_short`` keeps the shorter label that the
+    same words would otherwise give (`Họ tên:`) from winning."""
+    parts = label.split()
+    if k != len(parts) or k < 2 or not label.endswith(":"):
+        return False
+    read = words[start:start + k]
+    if not read[-1].text.endswith(":"):
+        return False
+    return all(label_key(w.text) == label_key(p) for w, p in zip(read[:-1], parts[:-1])) \
+        and fuzz.ratio(label_key("".join(w.text for w in read)), label_key(label)) >= MISREAD_MIN_SCORE
+
+
+def _stops_short(words: list[OcrWord], start: int, k: int, label: str) -> bool:
+    """The match of a label ending in ':' stops one short word before a colon: the printed
+    label goes on to that colon ("Họ tên ®o:" is `Họ tên mẹ:` with its last word misread,
+    not `Họ tên:` and a value "®o:"). Costs a letter explained, which breaks the tie."""
+    if not label.endswith(":") or start + k >= len(words):
+        return False
+    if _label_text(words[start:start + k], label).endswith(":"):
+        return False
+    after = words[start + k].text
+    return after.endswith(":") and len(after) <= 4
 
 
 def _explained(words: list[OcrWord], label: str) -> float:

@@ -175,3 +175,14 @@ def test_a_comma_inside_a_label_stays_the_labels():
     assert label_end("Nam,nữ:", "Nam, nữ:") == len("Nam,nữ:")
     hits = find_labels_in_line(_line("Nam,nữ:", "Nam"), 0, {"Nam, nữ:": ("sex",)})
     assert [h.fields for h in hits] == [("sex",)] and hits[0].words == 1
+
+
+def test_a_label_whose_last_word_is_misread_is_still_the_longer_label():
+    """"Họ tên ®o:" is `Họ tên mẹ:` with its last word lost to a stain, not `Họ tên:` with a
+    value "®o:" (which made the mother's label start a new person's entry)."""
+    variants = {"Họ tên:": ("full_name",), "Họ tên mẹ:": ("mother_name",),
+                "Quốc tịch:": ("nationality",)}
+    hits = find_labels_in_line(_line("Quốc", "tịch:", "Họ", "tên", "®o:"), 0, variants)
+    assert [h.fields for h in hits] == [("nationality",), ("mother_name",)]
+    hits = find_labels_in_line(_line("Họ", "tên:", "Lê", "Văn", "Tám"), 0, variants)
+    assert [h.fields for h in hits] == [("full_name",)]
