@@ -87,13 +87,13 @@ class DaskExecutor:
 
 @contextmanager
 def open_executor(workers: int, scheduler: str | None = None, memory_limit: str = "1.5GiB",
-                  worker_wait: float | None = None):
+                  worker_wait: float = 60.0):
     """``workers=0`` runs in-process; otherwise a LocalCluster of one-thread worker processes.
 
     Worker processes are started with OMP_THREAD_LIMIT=1 inherited from here: Tesseract's
     OpenMP threads would otherwise compete with the other workers for the same cores.
-    An existing ``scheduler`` must have a worker within ``worker_wait`` seconds (default:
-    the ``worker_wait`` setting), or the run stops with one line instead of waiting for ever.
+    An existing ``scheduler`` must have a worker within ``worker_wait`` seconds (the caller's
+    ``worker_wait`` setting), or the run stops with one line instead of waiting for ever.
     """
     if scheduler is None and workers <= 0:
         yield InProcessExecutor()
@@ -101,10 +101,6 @@ def open_executor(workers: int, scheduler: str | None = None, memory_limit: str 
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
     from distributed import Client, LocalCluster
 
-    if worker_wait is None:
-        from pipeline.settings import get_settings
-
-        worker_wait = get_settings().worker_wait
     if scheduler:
         try:
             client = Client(scheduler, timeout="10s")

@@ -310,7 +310,8 @@ def process_books(
                 if head:
                     if executor is None:
                         executor = stack.enter_context(
-                            open_executor(workers, scheduler, settings.worker_memory))
+                            open_executor(workers, scheduler, settings.worker_memory,
+                                          settings.worker_wait))
                         summary.executor = executor.description
                         if on_start:
                             on_start(_count(db, todo), executor.description)

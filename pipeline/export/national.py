@@ -425,6 +425,13 @@ def _audit_batch(session: Session, batch: ExportBatch, **extra: object) -> None:
           manifest_sha256=batch.manifest_sha256, **extra)
 
 
+def _audit_adopted(session: Session, actor: str, batch: ExportBatch, folder: Path, line: str) -> None:
+    """A batch a killed run left, adopted: its ``export.national`` entry and the decision."""
+    _audit_batch(session, batch, adopted_by=actor)
+    audit(session, actor, "export.reconcile", "export_batch", batch.id, outcome="adopted",
+          batch_key=batch.batch_key, folder=str(folder), message=line)
+
+
 def _drop_batch(session: Session, batch: ExportBatch) -> None:
     session.execute(delete(ExportItem).where(ExportItem.batch_id == batch.id))
     session.delete(batch)
@@ -469,9 +476,7 @@ def _settle_pending(db: Engine, actor: str, batch_id: int, batch_key: str, folde
             batch.state = COMPLETE
             line = (f"Lô {batch_key}: thư mục đã đủ và khớp mã băm nhưng lô chưa được ghi nhận xong (lần xuất "
                     f"trước bị dừng): đã ghi nhận lô, {batch.record_count} bản ghi của lô tính là đã xuất.")
-            _audit_batch(session, batch, adopted_by=actor)
-            audit(session, actor, "export.reconcile", "export_batch", batch.id, outcome="adopted",
-                  batch_key=batch_key, folder=str(folder), message=line)
+            _audit_adopted(session, actor, batch, folder, line)
         return line
     # Disk first: killed in between, the next run finds the row without a folder and removes it.
     partial = folder.with_name(f".{batch_key}.partial")
@@ -587,9 +592,7 @@ def _settle_unrecorded(db: Engine, settings: Settings, actor: str, folder: Path,
         session.flush()
         line = (f"Thư mục {folder.name}: không có lô nào trong cơ sở dữ liệu nhưng khớp mã băm và đúng là "
                 f"{len(items)} bản ghi hiện tại chưa xuất: đã ghi nhận thành lô {batch_key}, không xuất lại.")
-        _audit_batch(session, batch, adopted_by=actor)
-        audit(session, actor, "export.reconcile", "export_batch", batch.id, outcome="adopted",
-              batch_key=batch_key, folder=str(folder), message=line)
+        _audit_adopted(session, actor, batch, folder, line)
     return line
 
 
