@@ -69,19 +69,9 @@ def is_ditto(raw: str | None) -> bool:
     return folded_key(text) in _DITTO_WORDS
 
 
-def normalize_book_name(raw: str) -> tuple[str | None, str | None]:
-    """A name field as registers write it: age, relation word and glued words cleaned
-    away (``pipeline.clean.book_names``), then ``normalize_name``.
-
-    >>> normalize_book_name("Bà LưuThị Thanh, 33 tuổi....")
-    ('Lưu Thị Thanh', None)
-    """
-    return normalize_name(clean_name_text(strip_leaders(raw or ""))[0])
-
-
 def _normalizer(field: str, kind: str, book_year: int | None) -> Normalizer:
     if kind == "name":
-        return normalize_book_name
+        return normalize_name
     if kind == "sex":
         return normalize_sex
     if kind == "age":
@@ -156,9 +146,9 @@ def normalize_field(fv: FieldValue, kind: str, book_year: int | None = None,
         return replace(fv, value=None, status="blank", note=None)
 
     age = None
-    if kind == "name":
-        name, age = clean_name_text(strip_leaders(text))
-        if not name and age:  # "24 tuổi": the mother's age, her name not written
+    if kind == "name":  # what books write besides the name: age, relation word, glued words
+        text, age = clean_name_text(strip_leaders(text))
+        if not text and age:  # "24 tuổi": the mother's age, her name not written
             return replace(fv, value=None, status="blank", note=f"Ô họ tên chỉ ghi tuổi: {age}")
     value, note = _normalizer(fv.field, kind, book_year)(text)
     if age and fv.field not in AGE_FIELDS:  # no age field to take it: a person should see it
