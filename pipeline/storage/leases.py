@@ -30,11 +30,8 @@ from pipeline.storage.models import Page
 
 
 def lease_owner(run_id: int) -> str:
-    """The name a run claims pages under: its stage run id, then where it runs (for people).
-
-    >>> lease_owner(12)
-    '12@scan-pc-3:40411'
-    """
+    """The name a run claims pages under: its stage run id, then where it runs (for people),
+    e.g. ``12@scan-pc-3:40411`` (host and process id)."""
     return f"{run_id}@{socket.gethostname()[:80]}:{os.getpid()}"
 
 
