@@ -39,16 +39,25 @@ def _similar(a: np.ndarray, b: np.ndarray, vocab: np.ndarray) -> np.ndarray:
     return scores[inverse.ravel()]
 
 
-def _word(r: pd.DataFrame, c: pd.DataFrame, key: str, folded: str, lost: str, vocab: dict
-          ) -> np.ndarray:
-    """exact / folded, one side lost its marks / folded, marks differ / similar / different."""
+def _word(r: pd.DataFrame, c: pd.DataFrame, key: str, folded: str, lost: str, vocab: dict,
+          valid: str) -> np.ndarray:
+    """exact / folded, one side lost its marks / folded, marks differ / similar / different,
+    one side no Vietnamese syllable / different.
+
+    A word that is no syllable at all (``Hca``, ``Nguyễu``) beside a real one is a misreading,
+    not another name: its own level, so the veto that keeps twins apart (two real, different
+    given names) does not fall on it. Both sides invalid (foreign names, FEBRL) stays
+    "different".
+    """
     a, b = r[key].to_numpy(), c[key].to_numpy()
     fa, fb = r[folded].to_numpy(), c[folded].to_numpy()
     either_lost = r[lost].to_numpy(bool) | c[lost].to_numpy(bool)
-    level = np.full(len(a), 4, dtype=np.int8)
+    level = np.full(len(a), 5, dtype=np.int8)
     differ = (fa != fb) & (fa >= 0) & (fb >= 0)
     if differ.any():
-        level[differ] = np.where(_similar(fa[differ], fb[differ], vocab[folded]), 3, 4)
+        level[differ] = np.where(_similar(fa[differ], fb[differ], vocab[folded]), 3, 5)
+    misread = r[valid].to_numpy(bool) != c[valid].to_numpy(bool)
+    level[(level == 5) & misread] = 4
     same_fold = fa == fb
     level[same_fold & ~either_lost] = 2
     level[same_fold & either_lost] = 1
@@ -58,11 +67,11 @@ def _word(r: pd.DataFrame, c: pd.DataFrame, key: str, folded: str, lost: str, vo
 
 
 def compare_given(r, c, vocab):
-    return _word(r, c, "n_giv", "n_fgiv", "n_lost", vocab)
+    return _word(r, c, "n_giv", "n_fgiv", "n_lost", vocab, "n_vgiv")
 
 
 def compare_surname(r, c, vocab):
-    return _word(r, c, "n_sur", "n_fsur", "n_lost", vocab)
+    return _word(r, c, "n_sur", "n_fsur", "n_lost", vocab, "n_vsur")
 
 
 def compare_middle(r, c, vocab):
@@ -107,7 +116,8 @@ def _one_digit_apart(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def compare_birth_date(r, c, vocab):
     """exact / day-month swapped / days apart / about a month (lunar) / same month / same
     year, one side gives only the year / same day and month, year one off / same year, months
-    differ / year one digit off / year one off, day or month differs / different.
+    differ / year one digit off / year one off, one side gives only the year / year one off,
+    day or month differs / different.
 
     A year off by one is its own pair of levels, not "different": books that wrote the lunar
     year, or a birth year worked back from an age, shift it by one while keeping the day and
@@ -119,8 +129,10 @@ def compare_birth_date(r, c, vocab):
     full = (rdays != 0) & (cdays != 0) & (rd > 0) & (cd > 0)
     gap = np.abs(rdays - cdays)
     year_off = np.abs(ry.astype(np.int64) - cy.astype(np.int64)) == 1
-    level = np.full(len(ry), 10, dtype=np.int8)
-    level[year_off] = 9
+    level = np.full(len(ry), 11, dtype=np.int8)
+    level[year_off] = 10
+    # a year off by one where one side gives only the year: nothing says the day differs
+    level[year_off & ((rm == 0) | (cm == 0))] = 9
     level[_one_digit_apart(ry, cy) & (rm == cm) & (rd == cd) & (rm > 0)] = 8
     level[ry == cy] = 7
     level[year_off & (rm == cm) & (rd == cd) & (rm > 0) & (rd > 0)] = 6
@@ -157,10 +169,14 @@ def compare_place(r, c, vocab):
 
 COMPARISONS = (
     Comparison("given_name", ("tên trùng khớp", "tên khớp khi bỏ dấu (một bên mất dấu)",
-                              "tên khác dấu (vd. Hùng/Hưng)", "tên gần giống", "tên khác nhau"),
+                              "tên khác dấu (vd. Hùng/Hưng)", "tên gần giống",
+                              "tên khác, một bên không phải âm tiết tiếng Việt (đọc sai?)",
+                              "tên khác nhau"),
                compare_given, tf_column="n_giv"),
     Comparison("surname", ("họ trùng khớp", "họ khớp khi bỏ dấu (một bên mất dấu)",
-                           "họ khác dấu", "họ gần giống", "họ khác nhau"),
+                           "họ khác dấu", "họ gần giống",
+                           "họ khác, một bên không phải âm tiết tiếng Việt (đọc sai?)",
+                           "họ khác nhau"),
                compare_surname, tf_column="n_sur"),
     Comparison("middle_name", ("tên đệm trùng khớp", "một bên không có tên đệm",
                                "tên đệm khớp khi bỏ dấu", "tên đệm khác nhau"), compare_middle),
@@ -169,6 +185,7 @@ COMPARISONS = (
                               "cùng tháng năm sinh", "cùng năm sinh (một bên chỉ ghi năm)",
                               "cùng ngày tháng, năm sinh lệch một năm (âm lịch/tính theo tuổi?)",
                               "cùng năm sinh, khác tháng", "năm sinh lệch một chữ số",
+                              "năm sinh lệch một năm (một bên chỉ ghi năm)",
                               "năm sinh lệch một năm, khác ngày tháng",
                               "ngày sinh khác nhau"), compare_birth_date),
     Comparison("sex", ("giới tính trùng khớp", "giới tính khác nhau"), compare_sex),

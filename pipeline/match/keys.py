@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.clean.book_names import clean_name_text
+from pipeline.clean.syllables import is_valid_syllable
 from pipeline.clean.text import folded_key, name_key
 
 
@@ -44,21 +45,29 @@ def _word_keys(word: str) -> tuple[str, str]:
     return name_key(word), folded_key(word)
 
 
-def _name_parts(name: str) -> tuple[str, str, str, str, str, str, bool]:
-    """(surname, middle, given) keys, then the same folded, then whether marks were lost."""
+def _name_parts(name: str) -> tuple[str, str, str, str, str, str, bool, bool, bool]:
+    """(surname, middle, given) keys, then the same folded, then whether marks were lost, then
+    whether the surname and the given name are Vietnamese syllables (a word that is not was
+    misread: ``Nguyễu``, ``Hca``)."""
     pairs = [_word_keys(w) for w in _unglue(clean_name_text(name)[0]).split()]
     pairs = [(k, f) for k, f in pairs if f]  # words of junk that fold to nothing
     if not pairs:
-        return "", "", "", "", "", "", False
+        return "", "", "", "", "", "", False, True, True
     words = [k.replace(" ", "") for k, _ in pairs]
     fwords = [f.replace(" ", "") for _, f in pairs]
     surname, given = words[0], words[-1] if len(words) > 1 else ""
     f_surname, f_given = fwords[0], fwords[-1] if len(fwords) > 1 else ""
     lost = len(words) >= 2 and words == fwords  # a Vietnamese full name without a single mark
-    return (surname, " ".join(words[1:-1]), given, f_surname, " ".join(fwords[1:-1]), f_given, lost)
+    return (surname, " ".join(words[1:-1]), given, f_surname, " ".join(fwords[1:-1]), f_given, lost,
+            _valid(surname), _valid(given) if given else True)
 
 
-NAME_PARTS = ("sur", "mid", "giv", "fsur", "fmid", "fgiv", "lost")
+@lru_cache(maxsize=None)
+def _valid(word: str) -> bool:
+    return is_valid_syllable(word)
+
+
+NAME_PARTS = ("sur", "mid", "giv", "fsur", "fmid", "fgiv", "lost", "vsur", "vgiv")
 
 
 def name_columns(names: pd.Series, prefix: str) -> pd.DataFrame:

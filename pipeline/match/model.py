@@ -10,6 +10,9 @@
   through name and year …), as Splink's documentation advises for its own training.
 * Exact agreement on a name is weighted by that name's frequency among citizens (term
   frequency): agreeing on ``Nguyễn`` says little, on a rare given name much.
+* A fit that came out degenerate (a session whose λ went to 0 or 1; a comparison whose best
+  level is no likelier among matches than among random pairs) is not used: that comparison
+  keeps the starting m (``guard_m``), and the model says which (``em_fallbacks``).
 
 Everything learned is plain data (``MatchModel.to_json``) and stored beside each run.
 """
@@ -37,6 +40,8 @@ FLOOR = 1e-6
 CAP_BITS = 8.0
 # Starting m: what a careful clerk's register and an honest OCR give for one person.
 START_M = {"default_best": 0.85}
+# An EM session whose λ ends this close to 0 or 1 put all pairs in one class: ignored.
+DEGENERATE_PRIOR = 1e-4
 
 
 @dataclass
@@ -46,6 +51,18 @@ class MatchModel:
     prior: float  # share of candidate pairs that are matches (λ)
     passes: list[str] = field(default_factory=list)
     thresholds: dict[str, float] = field(default_factory=dict)
+    # comparisons whose EM fit was degenerate and that kept the starting m (``guard_m``)
+    fallbacks: list[str] = field(default_factory=list)
+    # u among relatives: level shares of citizen pairs with the same parents (siblings), for
+    # telling a person from a relative in the review band (``relative_weights``)
+    u_relatives: dict[str, list[float]] = field(default_factory=dict)
+
+    def relative_weights(self) -> dict[str, list[float]]:
+        """log2(m / u among relatives) of every level, bounded like ``weights``: what a level
+        says about "this person, not a sibling". Empty when no relatives were counted."""
+        return {name: [round(max(math.log2(max(m, FLOOR) / max(u, FLOOR)), -CAP_BITS), 3)
+                       for m, u in zip(self.m[name], self.u_relatives[name])]
+                for name in self.u_relatives if name in self.m}
 
     def weights(self) -> dict[str, list[float]]:
         """log2(m/u) of every level, never below -CAP_BITS: the bits each level adds to a pair.
@@ -68,6 +85,7 @@ class MatchModel:
                                      "u": self.u[c.name], "weight_bits": self.weights()[c.name]}
                             for c in COMPARISONS},
             "prior": self.prior, "blocking": self.passes, "thresholds": self.thresholds,
+            "em_fallbacks": self.fallbacks, "u_relatives": self.u_relatives,
             "term_frequency_columns": sorted(c.tf_column for c in COMPARISONS if c.tf_column),
         }
 
@@ -87,12 +105,7 @@ def estimate_u(levels_of_random: np.ndarray) -> dict[str, list[float]]:
 
 
 def _start_m() -> dict[str, list[float]]:
-    out = {}
-    for c in COMPARISONS:
-        n = len(c.levels)
-        rest = (1 - START_M["default_best"]) / (n - 1)
-        out[c.name] = [START_M["default_best"], *[rest] * (n - 1)]
-    return out
+    return {c.name: _start_levels(len(c.levels)) for c in COMPARISONS}
 
 
 def _patterns(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -148,6 +161,8 @@ def estimate_m(levels: np.ndarray, pass_mask: np.ndarray, u: dict, fallback_prio
         comps = [COMPARISONS[j] for j in active]
         patterns, counts = _patterns(levels[chosen][:, active])
         learned, prior = _em(patterns, counts, comps, start, u, 0.3)
+        if not DEGENERATE_PRIOR < prior < 1 - DEGENERATE_PRIOR:
+            continue  # EM put every pair in one class: it learned nothing about m here
         matches = max(matches, prior * counts.sum())
         for c in comps:
             sums[c.name] += np.asarray(learned[c.name]) * counts.sum()
@@ -156,6 +171,33 @@ def estimate_m(levels: np.ndarray, pass_mask: np.ndarray, u: dict, fallback_prio
          for c in COMPARISONS}
     prior = matches / max(len(levels), 1) if matches else fallback_prior
     return m, float(np.clip(prior, 1e-6, 0.5))
+
+
+def guard_m(m: dict[str, list[float]], u: dict[str, list[float]]) -> tuple[dict, list[str]]:
+    """m with every degenerate fit replaced by the starting m, and the names replaced.
+
+    A fit is degenerate when the best level is not likelier among matches than among random
+    pairs (m₀ ≤ u₀): EM then found some other split of the pairs (a family, a village) than
+    match / non-match, and its weights would count agreement against a link. On data unlike
+    anything seen (a small book, a foreign extract) the prior is the safer belief.
+
+    >>> m, replaced = guard_m({"sex": [0.4, 0.6]}, {"sex": [0.5, 0.5]})
+    >>> [round(x, 2) for x in m["sex"]], replaced
+    ([0.85, 0.15], ['sex'])
+    """
+    out, replaced = {}, []
+    for name, levels in m.items():
+        if levels[0] <= u[name][0]:
+            out[name] = _start_levels(len(levels))
+            replaced.append(name)
+        else:
+            out[name] = levels
+    return out, replaced
+
+
+def _start_levels(n: int) -> list[float]:
+    rest = (1 - START_M["default_best"]) / (n - 1)
+    return [START_M["default_best"], *[rest] * (n - 1)]
 
 
 def term_shares(citizen_codes: np.ndarray, vocabulary_size: int) -> np.ndarray:

@@ -38,6 +38,10 @@ class MatchSummary:
     kept_decisions: int = 0
     stage_run_id: int | None = None
     model_file: str | None = None
+    # the fitted model's estimate of the share of right auto links (calibration.py), and the
+    # lowest auto score it chose from the run's own scores (None: the rule's default held)
+    expected_precision: float | None = None
+    min_score: float | None = None
 
 
 def _records(session, book_ids: list[int], decided: set[int]) -> pd.DataFrame:
@@ -86,6 +90,9 @@ def match_books(db: Engine, *, book_code: str | None = None, home: Path | None =
     summary.records = len(records)
     result = link_frames(records, citizens) if len(records) and len(citizens) else None
     model = result.model.to_json() if result else {}
+    if result is not None:
+        summary.expected_precision = result.expected_precision
+        summary.min_score = result.model.thresholds.get("min_score")
     params = {"engine": ENGINE_VERSION, "model": model}
     params_hash = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()
     with session_scope(db) as session:
@@ -102,7 +109,10 @@ def match_books(db: Engine, *, book_code: str | None = None, home: Path | None =
                 status = row.status if row.rank == 1 or row.status == "auto" else "candidate"
                 session.add(Link(record_id=int(row.record_id), citizen_pk=int(row.citizen_id),
                                  score=float(row.score), status=status, rank=int(row.rank),
-                                 explanation={"probability": row.probability, "parts": row.explanation},
+                                 explanation={"probability": row.probability, "parts": row.explanation,
+                                              # review_band.py: the review queue's order
+                                              **({"review_worth": float(row.worth)}
+                                                 if row.status == "needs_review" else {})},
                                  stage_run_id=run.id))
                 if row.rank == 1:
                     linked.add(int(row.record_id))

@@ -35,6 +35,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -50,6 +51,8 @@ CITIZEN_COLUMNS = ["citizen_id", "full_name", "sex", "birth_date", "birth_place"
 TRUTH_COLUMNS = ["record_id", "citizen_id", "kind", "hard", "noise"]
 KINDS = ("clean", "noisy", "no_counterpart", "dead_child", "dead_child_renamed_sibling")
 NO_COUNTERPART_KINDS = ("no_counterpart", "dead_child", "dead_child_renamed_sibling")
+# a field left blank: tagged in ``truth.noise`` but not counted as making a pair "noisy"
+MISSING_TAGS = ("no_father", "no_sex", "cit_no_father", "cit_no_mother", "cit_no_place")
 
 #: The rates the generator is built with (per child, per record or per citizen row as named).
 RATES: dict[str, float] = {
@@ -411,8 +414,14 @@ def _people(rng, count: int, sex_f: np.ndarray, n: _Names, surname: np.ndarray |
     return sur, mid, mid2, _draw_given(rng, sex_f, n)
 
 
-def generate_linkage(n_records: int, n_citizens: int, seed: int) -> LinkageSet:
+def generate_linkage(n_records: int, n_citizens: int, seed: int, *,
+                     rates: dict[str, float] | None = None,
+                     noise: Callable[[LinkageSet, int], LinkageSet] | None = None) -> LinkageSet:
     """``n_records`` birth records and ``n_citizens`` citizens, with truth, from ``seed``.
+
+    ``rates`` overrides entries of ``RATES`` (0 switches a kind of noise off); ``noise`` is
+    applied to the finished set (``linkage_noise.NoiseFamilies`` adds what books do that the
+    built-in rates do not, each family switchable).
 
     >>> ls = generate_linkage(1_000, 10_000, seed=1)
     >>> len(ls.records), len(ls.citizens), ls.truth.citizen_id.isna().mean() > 0.1
@@ -421,7 +430,7 @@ def generate_linkage(n_records: int, n_citizens: int, seed: int) -> LinkageSet:
     rng = np.random.default_rng([seed, 2024])
     n = _names()
     cm = _communes()
-    R = RATES
+    R = {**RATES, **(rates or {})}
 
     # -- families: enough that their registered children give n_records records
     n_fam = max(8, int(n_records / 2.9) + 16)
@@ -487,7 +496,8 @@ def generate_linkage(n_records: int, n_citizens: int, seed: int) -> LinkageSet:
     place_tbl = np.array([f"{c}, {d}, Tỉnh {p}" for c, d, p in
                           zip(cm.commune_today, cm.district_today, cm.province)], dtype=object)
     place = place_tbl[c_comm]
-    place[rng.random(N) < R["cit_no_place"]] = ""
+    no_place = rng.random(N) < R["cit_no_place"]
+    place[no_place] = ""
     stripped = rng.random(N) < R["cit_stripped"]
     full, father, mother, place = (_map_where(a, stripped, _strip)
                                    for a in (full, father, mother, place))
@@ -516,7 +526,8 @@ def generate_linkage(n_records: int, n_citizens: int, seed: int) -> LinkageSet:
     del full, father, mother, place, birth_iso, sex_txt
     cit_flags = {"cit_changed_given": changed, "cit_drop_middle": drop_mid,
                  "cit_stripped": stripped, "cit_placeholder": placeholder, "cit_swap": swap,
-                 "cit_year_only": year_only, "cit_tone": tone}
+                 "cit_year_only": year_only, "cit_tone": tone, "cit_no_father": no_father,
+                 "cit_no_mother": no_mother, "cit_no_place": no_place}
 
     kid_cid = np.full(len(kids["fam"]), None, dtype=object)
     kid_cid[ki] = ids[: len(ki)]
@@ -524,8 +535,9 @@ def generate_linkage(n_records: int, n_citizens: int, seed: int) -> LinkageSet:
     for k, v in cit_flags.items():
         kid_flags[k][ki] = v[: len(ki)]
 
-    records, truth = _records(rng, fam, kids, keep_rec, kid_cid, kid_flags, n, cm)
-    return LinkageSet(records, citizens, truth)
+    records, truth = _records(rng, fam, kids, keep_rec, kid_cid, kid_flags, n, cm, R)
+    out = LinkageSet(records, citizens, truth, rates=R)
+    return noise(out, seed) if noise is not None else out
 
 
 def _families(rng, n_fam: int, n: _Names, cm: _Communes) -> dict[str, np.ndarray]:
@@ -635,8 +647,8 @@ def _children(rng, fam: dict, n: _Names) -> dict[str, np.ndarray]:
     return {k: v[o] for k, v in kids.items()}
 
 
-def _records(rng, fam, kids, keep, kid_cid, kid_flags, n: _Names, cm: _Communes):
-    R = RATES
+def _records(rng, fam, kids, keep, kid_cid, kid_flags, n: _Names, cm: _Communes,
+             R: dict[str, float] = RATES):
     idx = np.flatnonzero(keep)
     fi = kids["fam"][idx]
     comm = fam["commune"][fi]
@@ -666,6 +678,7 @@ def _records(rng, fam, kids, keep, kid_cid, kid_flags, n: _Names, cm: _Communes)
         names = [full[j], father[j], mother[j]]
         if rng.random() < R["rec_no_father"]:
             names[1] = ""
+            tags.append("no_father")
         if new_tone_book[book_ids[j]]:
             names = [_swap_tones(x) for x in names]
         for i in range(3):
@@ -718,14 +731,18 @@ def _records(rng, fam, kids, keep, kid_cid, kid_flags, n: _Names, cm: _Communes)
 
         f_age = y - father_year[fi_l[j]] + (int(rng.integers(-1, 2)) if rng.random() < 0.1 else 0)
         m_age = y - mother_year[fi_l[j]] + (int(rng.integers(-1, 2)) if rng.random() < 0.1 else 0)
-        rows.append((book_ids[j], names[0], "" if rng.random() < R["rec_no_sex"] else sex, bdate,
+        if rng.random() < R["rec_no_sex"]:
+            sex = ""
+            tags.append("no_sex")
+        rows.append((book_ids[j], names[0], sex, bdate,
                      place, names[1], f_age if names[1] else None, names[2], m_age,
                      (_EPOCH + timedelta(days=reg_l[j])).isoformat(), reg_l[j]))
 
         cid = cid_l[j]
         if cid is not None:
             tags += [f for f, v in flag_l.items() if v[j]]
-            substantive = [t for t in tags if t not in ("cit_tone", "nghe_tinh", "moved_commune")]
+            substantive = [t for t in tags if t not in ("cit_tone", "nghe_tinh", "moved_commune",
+                                                        *MISSING_TAGS)]
             kind = "noisy" if substantive else "clean"
         elif ren_l[j]:
             kind = "dead_child_renamed_sibling"
