@@ -11,9 +11,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from pipeline.cli_text import install as _vietnamese_framework_strings
 from pipeline.errors import HotichError
 from pipeline.paths import BOOK_CODE_RULE
 from pipeline.settings import get_settings
+
+_vietnamese_framework_strings()  # Click's and typer's own messages and help, in Vietnamese
 
 class HotichGroup(typer.core.TyperGroup):
     """Turns a HotichError from any command into one line on stderr and its exit code.
@@ -89,6 +92,32 @@ def _ready_db():
     return db
 
 
+def _print_table(table: Table) -> None:
+    """Print ``table`` with every value whole: a column is never narrower than its widest value
+    or the longest word of its header, so headers wrap at spaces and nothing ends in "…".
+    Written to a file or a pipe (no terminal to fit), the table is as wide as it needs."""
+    import io
+
+    from rich.measure import Measurement
+
+    for column in table.columns:
+        words = max((len(word) for word in str(column.header).split()), default=0)
+        values = max((len(str(cell)) for cell in column.cells), default=0)
+        column.min_width = max(column.min_width or 0, words, values)
+    if console.is_terminal:
+        console.print(table)
+        return
+    widest = Measurement.get(console, console.options.update(max_width=10_000), table).maximum
+    width = console.width
+    while width < widest:  # rich may lay a table out wider than asked: try until it fits
+        probe = Console(file=io.StringIO(), width=width, highlight=False)
+        probe.print(table, crop=False)
+        if max(map(len, probe.file.getvalue().splitlines()), default=0) <= width:
+            break
+        width += 1
+    console.print(table, width=width, crop=False)
+
+
 def _progress() -> Progress:
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=False)
@@ -147,7 +176,7 @@ def ingest(
 @app.command()
 def process(
     book: Optional[str] = typer.Option(None, "--book", help="Chỉ xử lý sổ này (mã sổ)."),
-    workers: Optional[int] = typer.Option(None, "--workers", help="Số tiến trình OCR song song (0: chạy tuần tự trong tiến trình này)."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=0, help="Số tiến trình OCR song song (0: chạy tuần tự trong tiến trình này)."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Địa chỉ bộ điều phối Dask có sẵn, ví dụ tcp://10.0.0.5:8786."),
     recheck: bool = typer.Option(False, "--recheck", help="Đọc lại cả các trang cần xem lại mà chưa ai duyệt (sau khi sửa mẫu sổ); bản ghi cũ của trang được thay."),
 ):
@@ -255,6 +284,12 @@ def match(book: Optional[str] = typer.Option(None, "--book", help="Chỉ đối 
     summary = match_books(_ready_db(), book_code=book, home=get_settings().home)
     console.print(f"{summary.records} bản ghi: {summary.auto} liên kết tự động, {summary.review} cần xem xét, "
                   f"{summary.no_match} không tìm thấy; giữ nguyên {summary.kept_decisions} quyết định của người duyệt.")
+    if summary.expected_precision is not None:
+        share = f"{100 * summary.expected_precision:.2f} %".replace(".", ",")
+        raised = ("" if summary.min_score is None else
+                  f"; để giữ mức ≥ 99,5 %, chỉ liên kết tự động từ {summary.min_score:.1f} bit".replace(".", ","))
+        console.print(f"Độ chính xác ước tính của liên kết tự động (theo mô hình học trên chính dữ liệu này): "
+                      f"{share}{raised}.")
     if summary.model_file:
         console.print(f"Mô hình đối chiếu của lần chạy: {summary.model_file}")
 
@@ -310,7 +345,9 @@ def records_import(
 def records_export(
     file: Path = typer.Argument(..., help="Tệp .csv hoặc .xlsx."),
     book: Optional[str] = typer.Option(None, "--book", help="Chỉ xuất sổ này."),
-    status: Optional[str] = typer.Option(None, "--status", help="Chỉ xuất bản ghi có trạng thái này."),
+    status: Optional[str] = typer.Option(
+        None, "--status", help="Chỉ xuất bản ghi có trạng thái này: extracted, needs_review, postponed, "
+                               "reviewed, approved, exported."),
     field_status: bool = typer.Option(False, "--field-status", help="Thêm cột <trường>_status."),
 ):
     """Xuất bản ghi theo các cột chuẩn (SPEC §4); mỗi lần xuất được ghi vào nhật ký."""
@@ -333,17 +370,38 @@ def records_approve(
     include_pending: bool = typer.Option(
         False, "--include-pending",
         help="Phê duyệt cả bản ghi còn chờ duyệt (sổ đã được nhập và kiểm tra ở nơi khác)."),
+    yes: bool = typer.Option(False, "--yes", "-y",
+                             help="Không hỏi lại khi còn trường nghi ngờ (cho script)."),
 ):
-    """Phê duyệt cả quyển sổ (giám sát); mỗi bản ghi được ghi vào nhật ký như khi duyệt trên web."""
-    from pipeline.review.actions import approve_book
-    from pipeline.review.auth import get_user
+    """Phê duyệt cả quyển sổ (giám sát); mỗi bản ghi được ghi vào nhật ký như khi duyệt trên web.
+
+    Trước khi phê duyệt, lệnh cho biết bao nhiêu trường còn nghi ngờ (chưa ai xác nhận) sẽ được
+    phê duyệt theo, và hỏi lại trừ khi có --yes; khi xuất, cột Ghi chú ghi rõ từng trường đó.
+    """
+    from pipeline.report.figures import format_count as n_
+    from pipeline.review.actions import approve_book, preview_book_approval
+    from pipeline.review.auth import get_user, require_role
     from pipeline.storage.db import session_scope
 
-    with session_scope(_ready_db(), write_lock=True) as session:
+    db = _ready_db()
+    with session_scope(db) as session:
         user = get_user(session, as_user)
+        require_role(user.role, "supervisor", "phê duyệt cả quyển sổ")
+        plan = preview_book_approval(session, book)
+    if plan.doubtful_fields and (include_pending or not plan.pending):
+        console.print(f"Sổ {book}: {n_(plan.records)} bản ghi sẽ được phê duyệt, trong đó "
+                      f"{n_(plan.doubtful_fields)} trường còn nghi ngờ, chưa ai xác nhận "
+                      f"({plan.doubtful_text()}). Cột Ghi chú của tệp xuất sẽ ghi rõ từng trường.",
+                      soft_wrap=True)
+        if not yes and not typer.confirm("Vẫn phê duyệt? (y: có, n: không)", default=False):
+            console.print("Chưa phê duyệt gì.")
+            raise typer.Exit(1)
+    with session_scope(db, write_lock=True) as session:
         n = approve_book(session, book, user=user.name, role=user.role,
                          include_pending=include_pending, via="cli")
-    console.print(f"Đã phê duyệt {n} bản ghi của sổ {book} (người phê duyệt: {as_user}).")
+    console.print(f"Đã phê duyệt {n_(n)} bản ghi của sổ {book} (người phê duyệt: {as_user}"
+                  + (f"; {n_(plan.doubtful_fields)} trường còn nghi ngờ" if plan.doubtful_fields else "")
+                  + ").")
 
 
 @users_app.command("add")
@@ -391,7 +449,7 @@ def users_list():
         locked = a.locked_until.astimezone(vietnam).strftime("%d/%m/%Y %H:%M") if a.locked_until else "—"
         state = "đã vô hiệu hóa" if not a.is_active else "tạm khóa" if a.locked_until else "hoạt động"
         table.add_row(a.name, ROLE_LABELS.get(a.role, a.role), str(a.failed_logins), locked, state)
-    console.print(table)
+    _print_table(table)
     if any(a.locked_until for a in accounts):
         console.print("Mở khóa: hotich users unlock TÊN")
 
@@ -603,7 +661,7 @@ def export_pages(
 def search(
     query: Optional[str] = typer.Argument(
         None, help='Ví dụ: "nguyen van an 1968", "Hùng 1970 cha Nguyễn Văn Bình", "Lan mẹ Hoa xã Hưng Dũng".'),
-    limit: int = typer.Option(20, "--limit", "-n", help="Số kết quả tối đa."),
+    limit: int = typer.Option(20, "--limit", "-n", min=1, help="Số kết quả tối đa."),
     reindex: bool = typer.Option(False, "--reindex", help="Lập lại toàn bộ chỉ mục tìm kiếm từ giá trị hiện tại."),
 ):
     """Tìm bản ghi theo họ tên (có hoặc không dấu), năm sinh, tên cha mẹ, xã."""
@@ -644,8 +702,8 @@ def search(
     for h in result.hits:
         table.add_row(h.record_key, h.book_code, str(h.page or ""), str(h.row or ""), h.name or "",
                       h.birth_date or "", h.father_name or "", h.mother_name or "", h.commune,
-                      f"{h.score:g}")
-    console.print(table)
+                      f"{h.score:g}".replace(".", ","))
+    _print_table(table)
     if not result.complete:
         console.print(f"Truy vấn rất rộng: chỉ xét {result.candidates} bản ghi khớp đầu tiên. "
                       "Thêm năm sinh, tên cha mẹ hoặc xã để thu hẹp.")
@@ -668,29 +726,39 @@ def status():
         rows.append(("Tổng cộng", figures.totals, "bold"))
     # The book code is what every other command takes: never truncate it.
     width = max(len(label) for label, _, _ in rows)
-    pages = Table(title="Tiến độ số hóa")
+    pages = Table(title="Trang đã quét")
     pages.add_column("Đơn vị / Sổ", no_wrap=True, min_width=width)
-    for column in ("Trang", "Xong", "Cần xem", "Lỗi", "Chờ", "Bản ghi", "Chờ duyệt", "Phê duyệt", "Đã xuất"):
+    for column in ("Trang", "Xong", "Cần xem", "Lỗi", "Chờ"):
         pages.add_column(column, justify="right")
+    # Every record in exactly one of the five state columns: they add up to "Bản ghi".
+    records = Table(title="Bản ghi", caption="Mỗi bản ghi ở đúng một cột từ Chờ duyệt đến Phê duyệt. "
+                    "Đọc chắc: không trường nào nghi ngờ; Đọc chắc và Đã duyệt chờ phê duyệt. "
+                    "Đã xuất: một phần của Phê duyệt.")
+    records.add_column("Đơn vị / Sổ", no_wrap=True, min_width=width)
+    for column in ("Bản ghi", "Chờ duyệt", "Ngoại lệ", "Đọc chắc", "Đã duyệt", "Phê duyệt", "Đã xuất"):
+        records.add_column(column, justify="right")
     quality = Table(title="Đối chiếu dân cư, trường và số đăng ký")
     quality.add_column("Đơn vị / Sổ", no_wrap=True, min_width=width)
     for column in ("Khớp dân cư", "Tự động", "Xác nhận", "Sửa", "Nghi ngờ", "Số thiếu", "Số lặp"):
         quality.add_column(column, justify="right")
     for label, c, style in rows:
         pages.add_row(label, n(c.pages), n(c.pages_done), n(c.pages_attention), n(c.pages_failed), n(c.pages_pending),
-                      n(c.records), n(c.waiting), n(c.approved), n(c.exported), style=style)
+                      style=style)
+        records.add_row(label, n(c.records), n(c.waiting), n(c.postponed), n(c.ready), n(c.reviewed),
+                        n(c.approved), n(c.exported), style=style)
         quality.add_row(label, format_share(c.match_rate), n(c.fields_auto), n(c.fields_confirmed),
                         n(c.fields_corrected), n(c.fields_doubtful), n(c.numbers_missing),
                         n(c.number_repeats), style=style)
-    console.print(pages)
-    console.print(quality)
+    _print_table(pages)
+    _print_table(records)
+    _print_table(quality)
     for b in figures.books:
         for failure in b.failures:
             console.print(f"[red]{escape(b.book_code)}[/red] {escape(failure)}")
         for page in b.attention:
             console.print(f"[yellow]{escape(b.book_code)}[/yellow] {escape(page.line)}", soft_wrap=True)
         for finding in b.numbering:
-            console.print(f"[yellow]{escape(b.book_code)}[/yellow] {escape(finding)}")
+            console.print(f"[yellow]{escape(b.book_code)}[/yellow] {escape(finding)}", soft_wrap=True)
 
 
 @app.command()
@@ -711,12 +779,13 @@ def report(out: Path = typer.Argument(..., metavar="OUT.html", help="Tệp HTML 
 
 @app.command()
 def demo(
-    workers: int = typer.Option(2, "--workers", help="Số tiến trình OCR song song."),
+    workers: int = typer.Option(2, "--workers", min=0, help="Số tiến trình OCR song song (0: tuần tự)."),
     seed: int = typer.Option(2026, "--seed", help="Hạt giống sinh sổ mẫu."),
 ):
     """Tạo sổ mẫu và dữ liệu dân cư mẫu, chạy toàn bộ chuỗi xử lý và báo độ chính xác."""
     from pipeline.demo import run_demo
     from pipeline.ocr.tesseract import check_tesseract
+    from pipeline.report.figures import format_share
     from pipeline.scans import require_poppler
 
     settings = get_settings()
@@ -737,11 +806,12 @@ def demo(
         a = b.accuracy
         links = f"{b.links.auto_links} ({b.links.auto_right})" if b.links else "—"
         table.add_row(b.book_code, b.layout, str(b.pages), f"{a.records_found}/{a.records}",
-                      f"{a.field_accuracy:.1%}", f"{a.nonempty_accuracy:.1%}", f"{a.records_all_right}/{a.records}", links)
-    console.print(table)
+                      format_share(a.field_accuracy), format_share(a.nonempty_accuracy),
+                      f"{a.records_all_right}/{a.records}", links)
+    _print_table(table)
     total = outcome.accuracy
-    console.print(f"Độ chính xác trường (giá trị chuẩn hóa): {total.field_accuracy:.1%} trên {total.fields} trường; "
-                  f"trường có chữ: {total.nonempty_accuracy:.1%}.")
+    console.print(f"Độ chính xác trường (giá trị chuẩn hóa): {format_share(total.field_accuracy)} trên "
+                  f"{total.fields} trường; trường có chữ: {format_share(total.nonempty_accuracy)}.")
     worst = ", ".join(f"{name} ({n})" for name, n in total.wrong_by_field.most_common(5))
     if worst:
         console.print(f"Trường sai nhiều nhất: {worst}")

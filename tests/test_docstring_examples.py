@@ -11,7 +11,7 @@ import pytest
 
 MODULES = ["pipeline.cells", "pipeline.paths", "pipeline.clean.book_names",
            "pipeline.clean.normalize", "pipeline.clean.correct", "pipeline.match.model",
-           "pipeline.storage.faults"]
+           "pipeline.storage.faults", "pipeline.cli_text", "pipeline.clean.numbering"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -51,21 +51,38 @@ def render_scan_page(settings: Settings, page: Page) -> np.ndarray:
                        dpi=page.dpi or settings.render_dpi, max_pixels=settings.max_pixels)
 
 
-def entry_image(page_rgb: np.ndarray, page: Page, box: tuple[int, int, int, int] | None) -> Image.Image:
+def entry_image(page_rgb: np.ndarray, page: Page, box: tuple[int, int, int, int] | None,
+                header: tuple[int, int] | None = None) -> Image.Image:
     """The entry's region (the whole page when ``box`` is None) at about TARGET_DPI.
 
     ``box`` is in the coordinates of ``page.width`` × ``page.height``, which may differ from
-    the rendered image's size (rendered at another dpi).
+    the rendered image's size (rendered at another dpi). ``header`` (top, bottom), for a
+    ledger row, is the band of column headers (pipeline.export.ledger_header): it is put
+    above the row, over the row's width, so the row can be read alone.
     """
     image = Image.fromarray(page_rgb).convert("RGB")
     to_image = image.width / page.width if page.width else 1.0
-    if box is not None:
-        x0, y0, x1, y1 = box
-        crop = (max(0, round((x0 - MARGIN) * to_image)), max(0, round((y0 - MARGIN) * to_image)),
+
+    def region(x0, y0, x1, y1):
+        return (max(0, round((x0 - MARGIN) * to_image)), max(0, round((y0 - MARGIN) * to_image)),
                 min(image.width, round((x1 + MARGIN) * to_image)),
                 min(image.height, round((y1 + MARGIN) * to_image)))
+
+    if box is not None:
+        x0, y0, x1, y1 = box
+        crop = region(x0, y0, x1, y1)
         if crop[2] > crop[0] and crop[3] > crop[1]:
-            image = image.crop(crop)
+            row = image.crop(crop)
+            band = region(x0, header[0], x1, header[1]) if header and header[1] <= y0 else None
+            if band:  # the margins of the two must not show the same strip twice
+                band = (band[0], band[1], band[2], min(band[3], crop[1]))
+            if band and band[3] > band[1]:
+                top = image.crop(band)
+                image = Image.new("RGB", (row.width, top.height + row.height), "white")
+                image.paste(top, (0, 0))
+                image.paste(row, (0, top.height))
+            else:
+                image = row
     if page.dpi:
         factor = TARGET_DPI / page.dpi
     else:

@@ -13,7 +13,8 @@ Sources:
     link:citizen_id     the citizen the record is linked to (auto or confirmed)
     export:seq          the row's number in the sheet (STT)
     export:image        the name of the entry's PDF in ``<book>.zip``
-    export:notes        the record's notes, then why each illegible field is blank
+    export:notes        the record's notes, then why each illegible field is blank, then each
+                        field approved while a stage still doubted it (never seen by a person)
 
 Formats: ``text`` (as stored), ``date`` (ISO → dd/mm/yyyy, mm/yyyy or yyyy), ``sex``
 (M/F → Nam/Nữ), ``int`` (a whole number when the value is one).

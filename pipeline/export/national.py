@@ -120,6 +120,8 @@ class BookPlan:
     entries: list[Entry]
     unchanged: int
     pages: dict[int, Page]
+    #: page id → band of its column headers (ledger books), put above each row in its PDF
+    headers: dict[int, tuple[int, int]] = field(default_factory=dict)
 
 
 @dataclass
@@ -255,6 +257,9 @@ def _plan_book(session: Session, book: Book, only: set[str] | None = None) -> Bo
                     notes.append(f"{column.header}: không đọc được" + (f" ({fv.note})" if fv.note else ""))
                 elif fv is not None and fv.status != "blank":
                     value = format_value(fv.value, column.format)
+                    if fv.status == "uncertain" and fv.changed_by is None:
+                        # approved in bulk while still doubtful: the receiving office is told
+                        notes.append(f"{column.header}: còn nghi ngờ khi phê duyệt, chưa ai đối chiếu bản gốc")
             elif kind == "book":
                 value = (book.volume or None) if name == "volume" else place
             elif kind == "record":
@@ -294,7 +299,8 @@ def _plan_book(session: Session, book: Book, only: set[str] | None = None) -> Bo
                              record.row, box, row_values, fp,
                              "new" if previous is None else "unchanged" if previous == fp else "changed",
                              pdf_name, record.approved_at or record.updated_at or record.created_at))
-    return BookPlan(book.id, book.book_code, book.book_type, layout, entries, unchanged, pages)
+    return BookPlan(book.id, book.book_code, book.book_type, layout, entries, unchanged, pages,
+                    _ledger_headers(session, book, pages))
 
 
 def plan_export(db: Engine, *, book_code: str | None = None) -> tuple[list[BookPlan], int]:
@@ -316,6 +322,33 @@ def _zip_time(when: datetime) -> tuple[int, int, int, int, int, int]:
     return (max(1980, when.year), when.month, when.day, when.hour, when.minute, when.second)
 
 
+def _ledger_headers(session: Session, book: Book, pages: dict[int, Page]) -> dict[int, tuple[int, int]]:
+    """Page id → band of column headers above the page's first entry, for a ledger book's
+    pages with stored OCR words (empty for a form book)."""
+    from pipeline.export.ledger_header import header_band
+    from pipeline.ocr.tesseract import words_from_tsv
+    from pipeline.templates import load_template
+
+    try:
+        template = load_template(book.template)
+    except HotichError:  # a template file gone: the rows go out alone, as before
+        return {}
+    if template.layout != "ledger" or not pages:
+        return {}
+    tops = dict(session.execute(
+        select(Record.page_id, func.min(Record.box_y0))
+        .where(Record.page_id.in_(list(pages)), Record.box_y0.is_not(None))
+        .group_by(Record.page_id)).all())
+    out = {}
+    for page_id, top in tops.items():
+        page = pages[page_id]
+        if page.ocr_words and page.height:
+            band = header_band(words_from_tsv(page.ocr_words), template, top, page.height)
+            if band is not None:
+                out[page_id] = band
+    return out
+
+
 def write_book_zip(settings: Settings, plan: BookPlan, target: Path, outcome: BookOutcome,
                    on_entry: Callable[[], None] | None = None) -> list[Entry]:
     """``<book>.zip``: one PDF per entry, pages rendered once each; returns the entries written.
@@ -326,6 +359,7 @@ def write_book_zip(settings: Settings, plan: BookPlan, target: Path, outcome: Bo
     written: list[Entry] = []
     tmp = target.with_name(f".{target.name}.tmp")
     rendered: tuple[int, object] | None = None
+    headers = plan.headers
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
         for entry in plan.entries:
             if entry.pdf_name is not None:
@@ -333,7 +367,7 @@ def write_book_zip(settings: Settings, plan: BookPlan, target: Path, outcome: Bo
                 try:
                     if rendered is None or rendered[0] != page.id:
                         rendered = (page.id, render_scan_page(settings, page))
-                    image = entry_image(rendered[1], page, entry.box)
+                    image = entry_image(rendered[1], page, entry.box, headers.get(page.id))
                     pdf = entry_pdf(image, title=entry.pdf_name[:-4], when=entry.when)
                 except ENTRY_FAILURES as exc:
                     outcome.skipped.append(f"{entry.record_key}: {exc}")

@@ -41,6 +41,11 @@ def records_frame(db: Engine, *, book_code: str | None = None, status: str | Non
                 raise NotFound(f"Không có sổ '{book_code}'")
             query = query.where(Book.book_code == book_code)
         if status:
+            from pipeline.review.queue import RECORD_STATUSES, STATUS_LABELS
+
+            if status not in RECORD_STATUSES:  # a typo must not pass for "no such records"
+                raise BadInput(f"Trạng thái '{status}' không hợp lệ", hint="dùng một trong " + ", ".join(
+                    f"{s} ({STATUS_LABELS[s]})" for s in RECORD_STATUSES))
             query = query.where(Record.status == status)
         rows = list(session.execute(query.order_by(Book.book_code, Page.page_no, Record.row, Record.id)))
         ids = [record.id for record, _, _ in rows]

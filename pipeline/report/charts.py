@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from itertools import accumulate
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.dates import AutoDateLocator, DateFormatter
+from matplotlib.dates import DateFormatter
 from matplotlib.figure import Figure
 
 from pipeline.report.figures import CONFIDENCE_BINS, LAYOUTS, Timeline
@@ -56,6 +56,27 @@ def progress_chart(timeline: Timeline) -> str | None:
     """
     if timeline.empty:
         return None
+    return _data_uri(progress_figure(timeline))
+
+
+def day_ticks(days: list[date], most: int = 8) -> list[date]:
+    """Whole days to label, at most ``most``, evenly spaced from the first.
+
+    Why not matplotlib's AutoDateLocator: over two or three days it puts ticks every few
+    hours, and a label of the day alone then repeats one date six times.
+
+        >>> day_ticks([date(2026, 3, 1), date(2026, 3, 2)])
+        [datetime.date(2026, 3, 1), datetime.date(2026, 3, 2)]
+        >>> [d.day for d in day_ticks([date(2026, 1, 1) + timedelta(days=i) for i in range(60)])]
+        [1, 10, 19, 28, 6, 15, 24]
+    """
+    step = max(1, -(-(len(days) - 1) // (most - 1)))  # ceiling division
+    return days[::step]
+
+
+def progress_figure(timeline: Timeline) -> Figure:
+    """The progress chart's figure (``progress_chart`` encodes it); its x axis has one tick
+    per labelled day, never an hour."""
     series = [("pages", "Trang đã xử lý", timeline.pages_done),
               ("reviewed", "Bản ghi đã duyệt", timeline.reviewed),
               ("approved", "Bản ghi đã phê duyệt", timeline.approved),
@@ -67,19 +88,23 @@ def progress_chart(timeline: Timeline) -> str | None:
     days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
     fig = _figure()
     ax = fig.add_subplot()
+    # A day's total holds until the next day: the last day gets its width too, or a one-day
+    # spike would be a vertical line on the frame's edge.
+    edge = days[-1] + timedelta(days=1)
     for key, label, per_day in series:
         if per_day:
-            ax.step(days, _cumulative(per_day, days), where="post", label=label,
+            totals = _cumulative(per_day, days)
+            ax.step(days + [edge], totals + totals[-1:], where="post", label=label,
                     color=COLORS[key], linewidth=2)
     ax.set_title("Tiến độ theo ngày (cộng dồn)", fontfamily=FONT, fontsize=12)
     ax.set_ylabel("Số lượng", fontfamily=FONT)
     ax.set_ylim(bottom=0)
-    locator = AutoDateLocator(minticks=3, maxticks=8)
-    ax.xaxis.set_major_locator(locator)
+    ax.set_xlim(days[0], edge)
+    ax.set_xticks(day_ticks(days))
     ax.xaxis.set_major_formatter(DateFormatter("%d/%m/%Y"))
     ax.legend(prop={"family": FONT, "size": 9}, frameon=False, loc="upper left")
     _style(ax)
-    return _data_uri(fig)
+    return fig
 
 
 def confidence_chart(histograms: dict[str, list[int]]) -> str | None:

@@ -10,9 +10,11 @@ Definitions (the report's footnote says the same in Vietnamese):
 * pages: scanned (every page ingested), processed (``done``), needing attention (read and
   stored, but its entries not accounted for: ``needs_attention``, with the reason), failed,
   pending;
-* records by ``records.status``; *waiting* is the review queue (``needs_person``, as the
-  supervisor view counts it), *approved* includes records already exported, *exported* is the
-  number of distinct records in any export batch (``export_items``);
+* records by state (``pipeline.review.queue.record_state``), each in exactly one: *waiting*
+  is the review queue (``needs_person``, as the supervisor view counts it), *postponed*,
+  *ready* (extracted, nothing to doubt, waiting for approval only), *reviewed* (confirmed,
+  waiting for approval), *approved* (including records already exported); *exported* is the
+  number of distinct records in any export batch (``export_items``), a part of *approved*;
 * registration-number gaps (rule R07) count only where every page in between was processed;
   a gap around a pending or failed page is listed apart, as it closes once the page is done;
 * match rate: birth records with an ``auto`` or ``confirmed`` link / birth records;
@@ -33,9 +35,9 @@ from sqlalchemy import and_, case, cast, func, select, Integer
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, aliased
 
-from pipeline.clean.numbering import NumberGap, NumberRepeat, check_book_numbering
+from pipeline.clean.numbering import NumberGap, NumberRepeat, NumberSuspect, review_book_numbering
 from pipeline.review.queue import (
-    APPROVED, EXPORTED, EXTRACTED, NEEDS_REVIEW, POSTPONED, REVIEWED, needs_person,
+    APPROVED, EXPORTED, EXTRACTED, NEEDS_REVIEW, record_state,
 )
 from pipeline.storage.db import session_scope
 from pipeline.storage.models import (
@@ -59,11 +61,14 @@ class Counts:
     pages_attention: int = 0  # read, stored, but not done: entries not accounted for
     files_failed: int = 0
     records: int = 0
-    extracted: int = 0
+    extracted: int = 0  # status (the clean stage found nothing to doubt), whatever its link
     needs_review: int = 0  # status: the clean stage doubts a field
+    # The five states (pipeline.review.queue.RECORD_STATES): every record in exactly one, so
+    # waiting + postponed + ready + reviewed + approved == records on every screen.
     waiting: int = 0  # in the review queue (doubtful fields or an undecided link)
     postponed: int = 0
-    reviewed: int = 0
+    ready: int = 0  # extracted, nothing to doubt, no link to decide: waits for approval only
+    reviewed: int = 0  # confirmed by a reviewer, waits for approval
     approved: int = 0  # approved or exported
     exported: int = 0  # distinct records in an export batch
     birth_records: int = 0
@@ -76,6 +81,7 @@ class Counts:
     fields_blank: int = 0
     numbers_missing: int = 0  # registration numbers in gaps (R07)
     number_repeats: int = 0
+    number_suspects: int = 0  # numbers the entries around contradict: to review, not gaps
 
     @property
     def pages_pending(self) -> int:
@@ -144,6 +150,7 @@ class BookFigures(Counts):
     #: gaps with a page not processed (pending or failed) in between: they explain themselves
     gaps_unprocessed: list[NumberGap] = field(default_factory=list)
     repeats: list[NumberRepeat] = field(default_factory=list)
+    suspects: list[NumberSuspect] = field(default_factory=list)  # likely misread numbers
     attention: list[AttentionPage] = field(default_factory=list)  # in page order
 
     @property
@@ -169,8 +176,9 @@ class BookFigures(Counts):
 
     @property
     def numbering(self) -> list[str]:
-        """R07 findings, one line each: gaps first, then repeats."""
-        return [g.message() for g in self.gaps] + [r.message() for r in self.repeats]
+        """R07 findings, one line each: gaps first, then repeats, then suspect values."""
+        return ([g.message() for g in self.gaps] + [r.message() for r in self.repeats]
+                + [x.message() for x in self.suspects])
 
 
 @dataclass
@@ -311,19 +319,17 @@ def _book_figures(session: Session) -> list[BookFigures]:
         b.files_failed += 1
         b.file_failures.append(error or name)
 
-    by_status = {EXTRACTED: "extracted", NEEDS_REVIEW: "needs_review", POSTPONED: "postponed",
-                 REVIEWED: "reviewed", APPROVED: "approved", EXPORTED: "approved"}
-    for b, (status, record_type, n) in grouped(
-            select(Record.book_id, Record.status, Record.record_type, func.count())
-            .group_by(Record.book_id, Record.status, Record.record_type)):
+    by_status = {EXTRACTED: "extracted", NEEDS_REVIEW: "needs_review"}
+    state = record_state().label("state")
+    for b, (status, kind, record_type, n) in grouped(
+            select(Record.book_id, Record.status, state, Record.record_type, func.count())
+            .group_by(Record.book_id, Record.status, state, Record.record_type)):
         b.records += n
+        setattr(b, kind, getattr(b, kind) + n)
         if status in by_status:
             setattr(b, by_status[status], getattr(b, by_status[status]) + n)
         if record_type == "birth":
             b.birth_records += n
-    for b, (n,) in grouped(select(Record.book_id, func.count()).where(needs_person())
-                           .group_by(Record.book_id)):
-        b.waiting = n
     for b, (n,) in grouped(select(Record.book_id, func.count(func.distinct(Link.record_id)))
                            .join(Link, Link.record_id == Record.id)
                            .where(Record.record_type == "birth", Link.status.in_(("auto", "confirmed")))
@@ -356,16 +362,17 @@ def _book_figures(session: Session) -> list[BookFigures]:
     unprocessed: dict[int, set[int]] = defaultdict(set)
     for book_id, page_no in session.execute(select(Page.book_id, Page.page_no).where(Page.status != "done")):
         unprocessed[book_id].add(page_no)
-    for book_id, gaps, repeats in _numbering(session):
+    for book_id, found in _numbering(session):
         if book_id in books:
             b = books[book_id]
             skipped = unprocessed.get(book_id, set())
-            for gap in gaps:
+            for gap in found.gaps:
                 between = range(gap.after.page + 1, gap.before.page)
                 (b.gaps_unprocessed if any(p in skipped for p in between) else b.gaps).append(gap)
-            b.repeats = repeats
+            b.repeats, b.suspects = found.repeats, found.suspects
             b.numbers_missing = sum(g.count for g in b.gaps)
-            b.number_repeats = len(repeats)
+            b.number_repeats = len(found.repeats)
+            b.number_suspects = len(found.suspects)
     return list(books.values())
 
 
@@ -379,7 +386,7 @@ def _layout(template: str) -> str:
 
 
 def _numbering(session: Session):
-    """(book id, gaps, repeats) of every book with registration numbers, rule R07 over its
+    """(book id, R07 findings) of every book with registration numbers, rule R07 over its
     current numbers in page and row order; streamed, one book in memory at a time."""
     query = (select(Record.book_id, Page.page_no, Record.row, FieldValue.value)
              .join(Page, Page.id == Record.page_id)
@@ -388,9 +395,9 @@ def _numbering(session: Session):
              .order_by(Record.book_id, Page.page_no, Record.row)
              .execution_options(yield_per=5000))
     for book_id, rows in itertools.groupby(session.execute(query), key=lambda r: r[0]):
-        gaps, repeats = check_book_numbering([(p, r or 0, v) for _, p, r, v in rows])
-        if gaps or repeats:
-            yield book_id, gaps, repeats
+        found = review_book_numbering([(p, r or 0, v) for _, p, r, v in rows])
+        if found.gaps or found.repeats or found.suspects:
+            yield book_id, found
 
 
 def _roll_up(books: list[BookFigures]) -> list[AreaFigures]:

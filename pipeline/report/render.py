@@ -41,7 +41,8 @@ def render_report(figures: Figures) -> str:
         confidence_png=confidence_chart(figures.confidence),
         layouts=LAYOUTS,
         failing=[b for b in figures.books if b.file_failures or b.page_failures],
-        numbering=[b for b in figures.books if b.gaps or b.repeats or b.gaps_unprocessed],
+        numbering=[b for b in figures.books if b.gaps or b.repeats or b.suspects
+                   or b.gaps_unprocessed],
     )
 
 

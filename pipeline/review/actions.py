@@ -293,6 +293,60 @@ def _approve(session: Session, record: Record, user: str, via: str) -> None:
     audit(session, user, "record.approve", "record", record.id, previous_status=previous, via=via)
 
 
+@dataclass(frozen=True)
+class BookApproval:
+    """What approving a whole book would approve, told before it is done (issue 19 §4).
+
+    ``doubtful`` counts fields, by name, still marked uncertain by a stage and never looked at
+    by a person: a bulk approval turns them into approved values, so the supervisor is told
+    how many, and the national export's notes name each one.
+    """
+
+    book_code: str
+    records: int
+    pending: int  # waiting for review or postponed: approved only with include_pending
+    doubtful: dict[str, int]  # field name → fields still uncertain
+    labels: dict[str, str]  # field name → its label on the book's pages
+
+    @property
+    def doubtful_fields(self) -> int:
+        return sum(self.doubtful.values())
+
+    def doubtful_text(self) -> str:
+        """``Họ và tên: 1; Ngày, tháng, năm sinh: 1``: by the labels printed in the book."""
+        return "; ".join(f"{self.labels.get(name, name)}: {n}" for name, n in self.doubtful.items())
+
+
+def preview_book_approval(session: Session, book_code: str) -> BookApproval:
+    """The records ``approve_book`` would approve, and their doubtful fields.
+
+        >>> preview_book_approval(session, "mau-11").doubtful   # doctest: +SKIP
+        {'full_name': 1, 'birth_date': 1, 'mother_name': 1}
+    """
+    from sqlalchemy import func
+
+    book = session.scalar(select(Book).where(Book.book_code == book_code))
+    if book is None:
+        raise NotFound(f"Không có sổ '{book_code}'")
+    waiting, postponed = book_queue_empty(session, book.id)
+    open_records = Record.status.in_((EXTRACTED, NEEDS_REVIEW, POSTPONED, REVIEWED))
+    records = session.scalar(select(func.count()).select_from(Record)
+                             .where(Record.book_id == book.id, open_records)) or 0
+    doubtful = dict(session.execute(
+        select(FieldValue.field, func.count()).join(Record, Record.id == FieldValue.record_id)
+        .where(Record.book_id == book.id, open_records, FieldValue.is_current.is_(True),
+               FieldValue.status == "uncertain", FieldValue.changed_by.is_(None))
+        .group_by(FieldValue.field).order_by(FieldValue.field)).all())
+    from pipeline.review.screen import field_label
+
+    try:
+        template = load_template(book.template)
+        labels = {name: field_label(template, name) for name in doubtful}
+    except HotichError:  # a book whose template file is gone: field names, still counted
+        labels = {}
+    return BookApproval(book_code, records, waiting + postponed, doubtful, labels)
+
+
 def approve_book(session: Session, book_code: str, *, user: str, role: str,
                  include_pending: bool = False, via: str = "web") -> int:
     """A supervisor approves every record of a book; returns how many were approved.
@@ -312,10 +366,12 @@ def approve_book(session: Session, book_code: str, *, user: str, role: str,
     records = list(session.scalars(select(Record).where(
         Record.book_id == book.id, Record.status.in_((EXTRACTED, NEEDS_REVIEW, POSTPONED, REVIEWED)))
         .order_by(Record.id)))
+    doubtful = preview_book_approval(session, book_code).doubtful_fields
     for record in records:
         _approve(session, record, user, via=via)
     audit(session, user, "book.approve", "book", book.book_code, records=len(records),
-          pending_included=waiting + postponed if include_pending else 0, via=via)
+          pending_included=waiting + postponed if include_pending else 0,
+          doubtful_fields=doubtful, via=via)
     session.flush()
     return len(records)
 

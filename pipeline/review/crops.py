@@ -23,6 +23,12 @@ from pipeline.storage.models import Page, SourceFile
 #: start of the printed label.
 MARGIN = (60, 14)
 JPEG_QUALITY = 85
+#: Height in screen pixels that a field's box (the written value, ascenders and Vietnamese
+#: marks included) is scaled to. The crop is shown at its own size, never shrunk to the row:
+#: 42 px puts the x-height of typed and hand-written values at about 20 px, above the 18 px a
+#: reviewer reads without opening the whole page (issue 19 §1); at the row's width a
+#: full-width field such as Nơi sinh came out about 7 px high.
+CROP_BOX_PX = 42
 
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
@@ -120,15 +126,19 @@ def page_image(settings: Settings, page: Page, width: int) -> Path:
 
 
 def field_crop(settings: Settings, page: Page, box: tuple[int, int, int, int]) -> Path:
-    """A JPEG of the part of the page where a field was read, with a little context."""
+    """A JPEG of the part of the page where a field was read, with a little context, scaled
+    so that the box is ``CROP_BOX_PX`` high whatever the scan's resolution."""
     source = page.source_file
     full, scale = _full_page(settings, page, source)
     key = _page_key(source, page, page.dpi or settings.render_dpi)
     x0, y0, x1, y1 = (int(v) for v in box)
-    target = cache_dir(settings) / "crops" / key / f"{x0}-{y0}-{x1}-{y1}.jpg"
+    target = cache_dir(settings) / "crops" / key / f"{x0}-{y0}-{x1}-{y1}-h{CROP_BOX_PX}.jpg"
     with _lock(f"{key}-{x0}-{y0}-{x1}-{y1}"):
         if not target.exists():
             crop = _recent.crop(full, (round((x0 - MARGIN[0]) * scale), round((y0 - MARGIN[1]) * scale),
                                        round((x1 + MARGIN[1]) * scale), round((y1 + MARGIN[1]) * scale)))
+            factor = CROP_BOX_PX / max(1.0, (y1 - y0) * scale)
+            crop = crop.resize((max(1, round(crop.width * factor)), max(1, round(crop.height * factor))),
+                               Image.Resampling.LANCZOS)
             _atomic_save(crop, target, format="JPEG", quality=JPEG_QUALITY)
     return target

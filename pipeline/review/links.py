@@ -20,6 +20,11 @@ COMPARISON_FIELD = {"given_name": "full_name", "surname": "full_name", "middle_n
                     "birth_date": "birth_date", "sex": "sex", "father_name": "father_name",
                     "mother_name": "mother_name", "birth_place": "birth_place"}
 DECIDED = ("confirmed", "rejected")
+#: Each comparison's subject in words, for labels the match stage writes with its own name
+#: ("thiếu birth_place" when one side has no value).
+COMPARISON_WORDS = {"given_name": "tên", "surname": "họ", "middle_name": "tên đệm",
+                    "birth_date": "ngày sinh", "sex": "giới tính", "father_name": "họ tên cha",
+                    "mother_name": "họ tên mẹ", "birth_place": "nơi sinh"}
 
 
 class LinkConflict(HotichError):
@@ -47,11 +52,28 @@ class Candidate:
     differs: dict[str, bool]
     parts: list[Part] = field(default_factory=list)
 
+    lead: str = ""  # how far it stands above the next candidate, in words
+
     @property
     def probability_text(self) -> str:
+        """``87,5 %``; never ``100,0 %`` for two candidates that differ: the ends are open."""
         if self.probability is None:
             return ""
+        if self.probability >= 0.9995:
+            return "trên 99,9 %"
+        if self.probability <= 0.0005:
+            return "dưới 0,1 %"
         return f"{self.probability * 100:.1f} %".replace(".", ",")
+
+    @property
+    def score_text(self) -> str:
+        """The score (sum of the comparisons' weights) in Vietnamese style: ``30,4 điểm``."""
+        return f"{self.score:.1f} điểm".replace(".", ",")
+
+    @property
+    def strength(self) -> str:
+        """The score in words, so two near-certain candidates can still be told apart."""
+        return strength_words(self.score)
 
 
 @dataclass
@@ -75,19 +97,49 @@ def weight_words(bits: float) -> str:
     return "cho thấy mạnh là khác người"
 
 
-def _same(field_name: str, a: str | None, b: str | None) -> bool:
+def strength_words(score: float) -> str:
+    """A candidate's score (log2 of how much likelier the same person is) in words."""
+    if score >= 25:
+        return "rất mạnh"
+    if score >= 15:
+        return "mạnh"
+    if score >= 8:
+        return "trung bình"
+    if score >= 0:
+        return "yếu"
+    return "rất yếu"
+
+
+def _part_label(label: str, comparison: str) -> str:
+    if label == f"thiếu {comparison}" and comparison in COMPARISON_WORDS:
+        return f"thiếu {COMPARISON_WORDS[comparison]} ở một bên, không so được"
+    return label
+
+
+def _same(field_name: str, a: str | None, b: str | None, home: str | None = None) -> bool:
     if not a or not b:
         return not a and not b
     if field_name in ("full_name", "father_name", "mother_name"):
         return name_key(a) == name_key(b)
     if field_name == "birth_place":
-        return folded_key(a) == folded_key(b)
+        if folded_key(a) == folded_key(b):
+            return True
+        # "Tại nhà" is a birth at home in the commune that keeps the book: the same place
+        # as a citizen born in that commune, not a difference to mark red.
+        return bool(home) and _born_at_home(a) and folded_key(home) in folded_key(b)
     return a.strip() == b.strip()
 
 
-def link_panel(session: Session, record_id: int, record_values: dict[str, str | None]
-               ) -> LinkPanel | None:
-    """The record's candidates, best first; None when the match stage found none."""
+def _born_at_home(text: str) -> bool:
+    from pipeline.clean.places import parse_place
+
+    return parse_place(text).kind == "home"
+
+
+def link_panel(session: Session, record_id: int, record_values: dict[str, str | None],
+               home: str | None = None) -> LinkPanel | None:
+    """The record's candidates, best first; None when the match stage found none. ``home``
+    is the commune of the record's book, where a birth "Tại nhà" took place."""
     links = list(session.scalars(select(Link).where(Link.record_id == record_id)
                                  .order_by(Link.rank, Link.id)))
     if not links:
@@ -98,15 +150,19 @@ def link_panel(session: Session, record_id: int, record_values: dict[str, str | 
         values = {"full_name": c.full_name, "sex": c.sex, "birth_date": c.birth_date,
                   "birth_place": c.birth_place, "father_name": c.father_name,
                   "mother_name": c.mother_name}
-        differs = {f: not _same(f, record_values.get(f), values.get(f)) for f in LINK_FIELDS}
+        differs = {f: not _same(f, record_values.get(f), values.get(f), home) for f in LINK_FIELDS}
         explanation = link.explanation or {}
-        parts = [Part(p.get("label", p.get("comparison", "")), float(p.get("bits") or 0.0),
+        parts = [Part(_part_label(p.get("label", p.get("comparison", "")), p.get("comparison", "")),
+                      float(p.get("bits") or 0.0),
                       weight_words(float(p.get("bits") or 0.0)),
                       COMPARISON_FIELD.get(p.get("comparison", "")))
                  for p in (explanation.get("parts") or [] if isinstance(explanation, dict) else [])]
         probability = explanation.get("probability") if isinstance(explanation, dict) else None
         candidates.append(Candidate(link.id, c.id, c.citizen_id, link.rank, link.status,
                                     link.score, probability, values, differs, parts))
+    for better, worse in zip(candidates, candidates[1:]):
+        gap = better.score - worse.score
+        better.lead = f"hơn ứng viên {worse.rank}: {gap:.1f} điểm".replace(".", ",")
     statuses = {link.status for link in links}
     if "confirmed" in statuses:
         outcome = "confirmed"

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from pipeline.review.queue import APPROVED, EXPORTED, POSTPONED, REVIEWED, needs_person
+from pipeline.review.queue import record_state
 from pipeline.storage.models import AuditEntry, Book, Page, Record
 
 
@@ -27,9 +27,16 @@ class BookProgress:
     pages_failed: int
     records: int
     approved: int
-    reviewed: int
+    reviewed: int  # confirmed by a reviewer, waiting for approval
     waiting: int
     exceptions: int
+    ready: int = 0  # extracted with nothing to doubt: waiting for approval only
+
+    @property
+    def states_total(self) -> int:
+        """waiting + exceptions + ready + reviewed + approved: equals ``records``, every
+        record being in exactly one state (pipeline.review.queue.RECORD_STATES)."""
+        return self.waiting + self.exceptions + self.ready + self.reviewed + self.approved
 
     @property
     def approvable(self) -> bool:
@@ -49,18 +56,17 @@ def book_progress(session: Session) -> list[BookProgress]:
             select(Page.book_id, Page.status, func.count()).group_by(Page.book_id, Page.status)):
         pages[book_id][status] += n
     records = defaultdict(lambda: defaultdict(int))
-    for book_id, status, n in session.execute(
-            select(Record.book_id, Record.status, func.count()).group_by(Record.book_id, Record.status)):
-        records[book_id][status] += n
-    waiting = dict(session.execute(select(Record.book_id, func.count()).where(needs_person())
-                                   .group_by(Record.book_id)).all())
+    state = record_state().label("state")
+    for book_id, kind, n in session.execute(
+            select(Record.book_id, state, func.count()).group_by(Record.book_id, state)):
+        records[book_id][kind] += n
     out = []
     for book in session.scalars(select(Book).order_by(Book.created_at, Book.id)):
         p, r = pages[book.id], records[book.id]
         out.append(BookProgress(
             book.id, book.book_code, _book_label(book.book_type, book.commune, book.year_from),
             sum(p.values()), p["done"], p["failed"], sum(r.values()),
-            r[APPROVED] + r[EXPORTED], r[REVIEWED], waiting.get(book.id, 0), r[POSTPONED]))
+            r["approved"], r["reviewed"], r["waiting"], r["postponed"], r["ready"]))
     return out
 
 

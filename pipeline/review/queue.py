@@ -57,6 +57,24 @@ def needs_person():
                and_(Record.status.in_((EXTRACTED, REVIEWED)), link_undecided()))
 
 
+#: Where a record stands for a person counting progress: every record in exactly one, so the
+#: columns of the supervisor page, `hotich status` and the report add up to the record count.
+#: ``ready`` is extracted with nothing to doubt and no link to decide: waiting for approval
+#: only, like ``reviewed`` (which a person confirmed).
+RECORD_STATES = ("waiting", "postponed", "ready", "reviewed", "approved")
+STATE_LABELS = {"waiting": "chờ duyệt", "postponed": "ngoại lệ", "ready": "đọc chắc, chờ phê duyệt",
+                "reviewed": "đã duyệt, chờ phê duyệt", "approved": "đã phê duyệt"}
+
+
+def record_state():
+    """SQL expression on ``Record``: its state in ``RECORD_STATES`` (approved includes exported)."""
+    return case((Record.status.in_((APPROVED, EXPORTED)), "approved"),
+                (Record.status == POSTPONED, "postponed"),
+                (needs_person(), "waiting"),
+                (Record.status == REVIEWED, "reviewed"),
+                else_="ready")
+
+
 def visible_to(principal: Principal):
     """Reviewers see unassigned work and their own; supervisors see everything."""
     if principal.can("supervisor"):

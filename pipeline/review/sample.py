@@ -14,6 +14,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from pipeline.clean.normalize import low_confidence_note
 from pipeline.ingest import BookInfo, ingest_files
 from pipeline.settings import Settings
 from pipeline.storage.db import init_db, session_scope
@@ -105,7 +106,8 @@ def seed_sample_book(engine: Engine, settings: Settings, *, seed: int = 11,
                     value = _misread_date(value)
                     y, m, d = value.split("-")
                     raw = f"{int(d)}/{int(m)}/{y}"
-                    status, note, conf = "uncertain", "Độ tin cậy thấp (0.61)", 0.61
+                    note = low_confidence_note(0.61, 0.9, ["máy đọc chữ không chắc (61 %)"])
+                    status, conf = "uncertain", 0.61
                 if kind:
                     sample.wrong.setdefault(rec.row, {})[name] = value
                 box = f.box or [None] * 4

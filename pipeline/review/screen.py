@@ -157,7 +157,7 @@ def record_screen(session: Session, record_id: int) -> RecordScreen:
     names = list(template.fields) + sorted(set(current) - set(template.fields))
     fields = [_view(template, name, current.get(name)) for name in names]
     values = {f: current[f].value if f in current else None for f in LINK_FIELDS}
-    links = link_panel(session, record.id, values)
+    links = link_panel(session, record.id, values, home=book.commune)
     citizen = _suggesting_citizen(links)
     for fv in fields:
         if fv.status == "blank" and not fv.raw:

@@ -126,8 +126,12 @@ def test_export_matches_the_database_and_golden_header(engine, export_book, tmp_
         assert row["Tệp ảnh"] == f"{code}_{db['registration_no'].value}.pdf"
     assert rows[0]["Dân tộc"] == _current(engine, export_book.record_ids[0])["ethnicity"].value
     assert rows[1]["Dân tộc"] is None  # illegible: blank, the reason in the notes
-    assert rows[1]["Ghi chú"] == f"Dân tộc: không đọc được ({ILLEGIBLE_NOTE})"
-    assert rows[0]["Ghi chú"] is None
+    # Row 2 was approved with its OCR'd mother's name still uncertain (as `records approve
+    # --include-pending` does): the receiving office is told (issue 19 §4).
+    assert rows[1]["Ghi chú"] == (f"Dân tộc: không đọc được ({ILLEGIBLE_NOTE}); "
+                                  "Họ và tên mẹ: còn nghi ngờ khi phê duyệt, chưa ai đối chiếu bản gốc")
+    assert rows[0]["Ghi chú"] == ("Họ và tên: còn nghi ngờ khi phê duyệt, chưa ai đối chiếu bản gốc; "
+                                  "Ngày, tháng, năm sinh: còn nghi ngờ khi phê duyệt, chưa ai đối chiếu bản gốc")
 
     with zipfile.ZipFile(outcome.folder / f"{code}.zip") as archive:
         assert archive.namelist() == [r["Tệp ảnh"] for r in rows]

@@ -4,6 +4,7 @@ nothing is fetched from anywhere, and the screenshot is a page, not a blank."""
 from __future__ import annotations
 
 import io
+import re
 import shutil
 
 import pytest
@@ -55,6 +56,17 @@ def test_report_charts_render_in_chromium(tmp_path):
                 shot = Image.open(io.BytesIO(chart.screenshot()))
                 assert _has_colour(shot, CHART_BLUE), f"chart {i} shows no data series"
             whole = Image.open(io.BytesIO(page.screenshot(full_page=True)))
+            # Every record in exactly one state (issue 19 §9): the record card's parts and each
+            # row's five state columns add up to its records.
+            card = page.inner_text("#card-records")
+            total, *parts = [int(n.replace(".", "")) for n in re.findall(r"\d[\d.]*", card)]
+            assert len(parts) == 5 and sum(parts) == total, card
+            rows = page.eval_on_selector_all(
+                "#progress-table tbody tr", "rows => rows.map(r => [...r.cells].map(c => c.innerText))")
+            assert rows
+            for cells in rows:
+                numbers = [int(c.replace(".", "")) for c in cells[8:14]]
+                assert numbers[0] == sum(numbers[1:]), cells
         finally:
             browser.close()
 

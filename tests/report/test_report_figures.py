@@ -25,7 +25,10 @@ def test_book_figures(engine):
 
     assert (a.pages, a.pages_done, a.pages_failed, a.pages_pending) == (4, 2, 1, 1)
     assert (a.records, a.extracted, a.needs_review, a.postponed, a.reviewed, a.approved) == (5, 1, 1, 1, 1, 1)
-    assert a.waiting == 1 and a.link_review == 1
+    assert a.waiting == 1 and a.link_review == 1 and a.ready == 1
+    for book in (a, b, c):  # every record in exactly one state (issue 19 §9)
+        assert book.waiting + book.postponed + book.ready + book.reviewed + book.approved == book.records
+    assert (b.records, b.ready) == (2, 2)  # extracted, nothing doubtful: in no column before
     assert a.exported == 1  # one record, exported in two batches
     assert (a.birth_records, a.linked, a.match_rate) == (5, 2, 0.4)  # auto + confirmed, not rejected
     assert (a.fields_auto, a.fields_confirmed, a.fields_corrected, a.fields_doubtful, a.fields_blank) \
@@ -110,3 +113,20 @@ def test_formats():
     assert page_ranges([9, 1, 2, 3, 7, 10]) == "1–3, 7, 9–10"
     assert format_count(1234567) == "1.234.567"
     assert format_share(0.8531) == "85,3 %" and format_share(None) == "—"
+
+
+def test_progress_chart_labels_each_day_once():
+    """Issue 19 §9: around a single spike the x axis repeated one date six times (hourly
+    ticks labelled with the day)."""
+    from datetime import date, timedelta
+
+    from pipeline.report.charts import progress_figure
+    from pipeline.report.figures import Timeline
+
+    for timeline in (Timeline(pages_done={date(2026, 3, 2): 40}),
+                     Timeline(pages_done={date(2026, 3, 2): 40}, reviewed={date(2026, 3, 3): 5}),
+                     Timeline(pages_done={date(2026, 1, 1) + timedelta(days=i): 3 for i in range(0, 45, 2)})):
+        fig = progress_figure(timeline)
+        fig.canvas.draw()
+        labels = [t.get_text() for t in fig.axes[0].get_xticklabels() if t.get_text()]
+        assert labels and len(labels) == len(set(labels)) and len(labels) <= 8, labels

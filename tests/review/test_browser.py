@@ -94,6 +94,11 @@ def test_keyboard_only_two_wrong_fields_and_confirm(site):
     page.keyboard.press("Enter")
     page.keyboard.press("Control+Enter")
     page.wait_for_url(re.compile(r"/records/(?!%d$)\d+" % rid))
+    # The address names the record on screen, and a refresh reopens that record (issue 19 §3).
+    shown = page.get_attribute("#record-form", "data-record")
+    assert page.url.split("?")[0].endswith(f"/records/{shown}")
+    page.reload()
+    assert page.get_attribute("#record-form", "data-record") == shown
     values = _values(site, rid)
     assert values["full_name"] == (truth["full_name"], 2, "lan")
     assert values["birth_date"] == (truth["birth_date"], 2, "lan")
@@ -115,7 +120,14 @@ def test_confirm_a_link(site):
     context, page = _login(site, "hoa")
     page.goto(f"{site['base']}/records/{rid}")
     assert page.locator(".cand-table td.diff").count() >= 1  # the twin's other given name
-    assert "tên khác nhau" in page.inner_text("#links")
+    assert "tên khác" in page.inner_text("#links")  # the comparison that tells the twins apart
+    # Issue 19 §2: candidates told apart in words and Vietnamese numbers; "Tại nhà" (a birth
+    # at home, in the book's commune) is not marked as differing from that commune.
+    heads = page.locator(".cand-table th.cand").all_inner_texts()
+    assert "rất mạnh" in heads[0] and "hơn ứng viên 2:" in heads[0] and "trung bình" in heads[1]
+    assert all(re.search(r"\d+,\d điểm", h) for h in heads) and "100,0 %" not in page.inner_text("#links")
+    place = page.locator(".cand-table tbody tr", has_text="Nơi sinh")
+    assert "Tại nhà" in place.inner_text() and place.locator("td.diff").count() == 0
     assert page.evaluate("document.activeElement.name") == "link"  # only the link waits
     page.keyboard.press("Control+Enter")  # nothing chosen yet: refused on the page
     assert "Chọn công dân" in page.inner_text("#banner")
@@ -152,6 +164,11 @@ def test_second_browser_editing_the_same_record_gets_the_conflict(site):
     second.keyboard.press("Control+Enter")
     second.wait_for_selector("#banner")
     assert "vừa được lan xử lý" in second.inner_text("#banner")
+    # Answered by the POST to /confirm, the page still shows this record's own address, so a
+    # refresh reopens it instead of posting the form again (issue 19 §3).
+    assert second.url.endswith(f"/records/{rid}")
+    second.reload()
+    assert second.get_attribute("#record-form", "data-record") == str(rid)
     with session_scope(site["engine"]) as s:
         assert [v.changed_by for v in field_history(s, rid, "mother_name")] == [None, "lan"]
     first_ctx.close()
@@ -238,4 +255,37 @@ def test_search_box_finds_a_record_without_diacritics(site):
     page.wait_for_url(re.compile(r"/records/\d+$"))
     # the query holds a person's name: the server log has the path only
     assert strip_marks(father).lower() not in "\n".join(site["log"]).lower()
+    context.close()
+
+
+def _glyph_height(png: bytes) -> float:
+    """Screen pixels of a crop's typical glyph: the median height of its inked shapes, dots
+    (leaders, diacritics, punctuation) left out. For lowercase text that is the x-height;
+    digits and capitals are taller."""
+    import cv2
+    import numpy as np
+
+    gray = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE)
+    count, _, stats, _ = cv2.connectedComponentsWithStats((gray < 128).astype(np.uint8), connectivity=8)
+    heights = [h for x, y, w, h, area in stats[1:count] if h >= 10 and area >= 15]
+    return float(np.median(heights)) if heights else 0.0
+
+
+def test_crops_are_readable_without_opening_the_page(site):
+    """Issue 19 §1: full-width fields were scaled to the row, text about 7-13 px high."""
+    rid = site["sample"].record_ids[2]
+    context, page = _login(site, "hoa")
+    page.goto(f"{site['base']}/records/{rid}")
+    page.wait_for_load_state("load")
+    for field in ("birth_date", "birth_place", "residence"):
+        crop = page.locator(f"#f-{field} .crop")
+        natural, shown = crop.evaluate("img => [img.naturalWidth, img.getBoundingClientRect().width]")
+        assert shown >= natural - 1, field  # never shrunk to the row's width
+        assert _glyph_height(crop.screenshot()) >= 18, field
+    # Alt+Z (or a click on a crop) shows every crop larger, and again back.
+    before = page.locator("#f-birth_place .crop").bounding_box()["height"]
+    page.keyboard.press("Alt+Z")
+    assert page.locator("#f-birth_place .crop").bounding_box()["height"] > 1.4 * before
+    page.keyboard.press("Alt+Z")
+    assert page.locator("#f-birth_place .crop").bounding_box()["height"] == before
     context.close()

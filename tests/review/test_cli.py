@@ -44,9 +44,21 @@ def test_records_approve_by_a_supervisor_is_audited(run, workspace):
     assert result.exit_code == 6 and "giám sát" in result.output
     result = run("records", "approve", "--book", sample.book_code, "--as", "minh")
     assert result.exit_code == 2 and "còn 2 bản ghi chờ duyệt" in result.output
-    result = run("records", "approve", "--book", sample.book_code, "--as", "minh", "--include-pending")
+    # Doubtful fields are counted and named before anything is approved, and a "no" (or no
+    # answer, as in a script without --yes) approves nothing (issue 19 §4).
+    result = run("records", "approve", "--book", sample.book_code, "--as", "minh", "--include-pending",
+                 input="n\n")
+    assert result.exit_code == 1, result.output
+    flat = " ".join(result.output.split())
+    assert "3 bản ghi sẽ được phê duyệt, trong đó 3 trường còn nghi ngờ" in flat
+    assert "Họ và tên: 1" in flat and "Họ và tên mẹ: 1" in flat and "Chưa phê duyệt gì" in flat
+    with session_scope(_engine()) as s:
+        assert "approved" not in {r.status for r in s.scalars(select(Record))}
+    result = run("records", "approve", "--book", sample.book_code, "--as", "minh", "--include-pending",
+                 "--yes")
     assert result.exit_code == 0, result.output
     assert f"Đã phê duyệt 3 bản ghi của sổ {sample.book_code}" in result.output
+    assert "3 trường còn nghi ngờ" in " ".join(result.output.split())
     with session_scope(_engine()) as s:
         assert {r.status for r in s.scalars(select(Record))} == {"approved"}
         entries = s.execute(select(AuditEntry.actor, AuditEntry.action, AuditEntry.detail)

@@ -105,7 +105,7 @@ def chain(tmp_path_factory):
             with sqlite3.connect(home / "hotich.db") as conn:
                 first = conn.execute("select min(id) from records").fetchone()[0]
             _review_correction(home, first)
-            _cli("records", "approve", "--book", BOOK_ID, "--as", "minh", "--include-pending")
+            _cli("records", "approve", "--book", BOOK_ID, "--as", "minh", "--include-pending", "--yes")
             _cli("records", "export", tmp / "out" / "records.csv")
             _cli("export", "national", tmp / "nop", "--as", "an")
         finally:

@@ -4,7 +4,7 @@
 //   Alt+G            take the first suggestion     Alt+K  illegible     Alt+T  blank
 //   Ctrl+Enter       confirm the record and open the next one
 //   Alt+H            postpone to the exceptions list     Alt+A  whole page     Alt+L  candidates
-//   Alt+S            history of the field in hand
+//   Alt+S            history of the field in hand     Alt+Z  crops larger (or click a crop)
 // Keys are matched on event.code, so a Vietnamese input method or keyboard layout does not
 // change them. Saving goes to the server at once; the server's answer (a new version, or a
 // conflict with someone else's value) replaces the field's row.
@@ -25,6 +25,13 @@
       start.focus();
     }
     return;
+  }
+  // The address bar names the record on screen, whatever brought it here (the redirect
+  // after Ctrl+Enter, a refused confirmation answered at /confirm, a back-forward restore):
+  // a refresh or a copied link must reopen this record, never the one before it.
+  const address = form.dataset.address;
+  if (address && window.location.pathname + window.location.search !== address) {
+    window.history.replaceState(null, "", address + window.location.hash);
   }
   const readonly = form.dataset.readonly === "1";
   const rows = () => $$(".frow", form);
@@ -240,6 +247,7 @@
         KeyA: openViewer,
         KeyL: focusLinks,
         KeyS: () => showHistory(row),
+        KeyZ: () => document.body.classList.toggle("crops-zoomed"),
       };
       if (handlers[e.code]) { e.preventDefault(); handlers[e.code](); }
       return;
@@ -253,6 +261,7 @@
   document.addEventListener("click", (e) => {
     const b = e.target.closest(".sugg");
     if (b) takeSuggestion(rowOf(b), b);
+    if (e.target.classList.contains("crop")) document.body.classList.toggle("crops-zoomed");
   });
 
   form.addEventListener("focusin", (e) => {
