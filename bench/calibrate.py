@@ -31,7 +31,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 
 from ocr import CAPTURES, CASES, FACES, TEMPLATES, _load_rgb, build_set  # noqa: E402
-from pipeline.clean.calibrate import CALIBRATION_FILE, FEATURES, field_features  # noqa: E402
+from pipeline.clean.calibrate import (  # noqa: E402
+    CALIBRATION_FILE, FEATURES, READER_FEATURES, TWO_READER_FILE, field_features,
+)
+
+SECOND_READER = False  # --second-reader on: fit the two-reader model (the pool inherits it)
 
 # Issue 4: fields accepted without review must be ≥ 99.5 % right. Fitted at that bar on the
 # tune split, it measured 99.3 % on the full set; fitted at 99.7 % (--target 0.997) it kept
@@ -52,12 +56,16 @@ def page_samples(job) -> list[tuple[list[float], int]]:
     """
     from pipeline.clean import normalize_page
     from pipeline.clean.accounting import account_page, page_trusted
+    from pipeline.clean.dates import plausible_years
+    from pipeline.clean.normalize import reading_used
     from pipeline.ocr import read_page
+    from pipeline.ocr.aster import shared_reader
     from pipeline.templates import load_template
     from pipeline.types import ExtractedRecord
 
     template = load_template(job.template)
-    read = read_page(_load_rgb(job.png), template)
+    read = read_page(_load_rgb(job.png), template,
+                     reader=shared_reader() if SECOND_READER else None)
     cleaned = normalize_page([r.fields for r in read.records], template, job.book_year,
                              fit=read.fit.score)
     attention = account_page([ExtractedRecord(r.row, f, r.box)
@@ -70,9 +78,17 @@ def page_samples(job) -> list[tuple[list[float], int]]:
             if fv.value is None or fv.status in ("blank", "illegible"):
                 continue
             kind = template.kind_of(name)
-            feats = field_features(record.fields[name], fv.value, fv.note, kind, read.fit.score)
-            out.append(([feats[k] for k in FEATURES], record.row, name, fv.value))
+            years = (plausible_years(name, template.book_type, job.book_year)
+                     if kind == "date" else None)
+            used, readers = reading_used(record.fields[name], kind, job.book_year, years,
+                                         read.fit.score)
+            feats = field_features(used, fv.value, fv.note, kind, read.fit.score, readers)
+            out.append(([feats[k] for k in _features()], record.row, name, fv.value))
     return job.group, job.key, out
+
+
+def _features() -> tuple[str, ...]:
+    return (*FEATURES, *READER_FEATURES) if SECOND_READER else FEATURES
 
 
 def fit(x: np.ndarray, y: np.ndarray, l2: float = 1e-2, steps: int = 50) -> np.ndarray:
@@ -111,9 +127,16 @@ def main(argv=None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--dump", help="also save the samples (features, right) to this .npz file")
     ap.add_argument("--write", action="store_true", help=f"store the model in {CALIBRATION_FILE}")
+    ap.add_argument("--second-reader", choices=("on", "off"), default="off",
+                    help=f"read with the neural reader too and fit the two-reader model "
+                         f"({TWO_READER_FILE.name})")
     ap.add_argument("--target", type=float, default=FIT_PRECISION,
                     help="precision the accept threshold is fitted for on the tune split")
     args = ap.parse_args(argv)
+    global SECOND_READER
+    SECOND_READER = args.second_reader == "on"
+    features, target_file = ((_features(), TWO_READER_FILE) if SECOND_READER
+                             else (FEATURES, CALIBRATION_FILE))
     opts = SimpleNamespace(split="tune", pages_per_case=args.pages_per_case, seed=args.seed,
                            layouts=TEMPLATES, captures=CAPTURES, faces=FACES, printing="random")
     ctx = multiprocessing.get_context("fork")
@@ -129,7 +152,7 @@ def main(argv=None) -> int:
             ys.append(int(_norm(value) == _norm(rows.get(row, {}).get(name))))
     x, y = np.array(xs, float), np.array(ys, float)
     if args.dump:
-        np.savez(args.dump, x=x, y=y, features=np.array(FEATURES))
+        np.savez(args.dump, x=x, y=y, features=np.array(features))
     w = fit(x, y)
     p = 1 / (1 + np.exp(-(np.hstack([x, np.ones((len(x), 1))]) @ w)))
     threshold, precision, share = choose_threshold(p, y, args.target)
@@ -138,7 +161,7 @@ def main(argv=None) -> int:
     print(f"calibration on the tune split: {len(jobs)} pages ({trusted} trusted, the others "
           f"never auto-accept), {len(y)} fields with a value, {y.mean():.1%} right\n")
     print(f"{'feature':12} {'weight':>8}")
-    for name, weight in zip([*FEATURES, "bias"], w):
+    for name, weight in zip([*features, "bias"], w):
         print(f"{name:12} {weight:8.3f}")
     print(f"\n{'P(right) bin':14} {'fields':>7} {'right':>7}")
     for lo in np.arange(0, 1, 0.1):
@@ -149,17 +172,17 @@ def main(argv=None) -> int:
     print(f"old rule (OCR ≥ 0.80): {raw_accept.mean():.1%} accepted, "
           f"{y[raw_accept].mean():.1%} right")
     if args.write:
-        CALIBRATION_FILE.parent.mkdir(parents=True, exist_ok=True)
-        CALIBRATION_FILE.write_text(json.dumps({
+        target_file.parent.mkdir(parents=True, exist_ok=True)
+        target_file.write_text(json.dumps({
             "_about": "Field confidence model of pipeline/clean/calibrate.py, fitted by "
                       "bench/calibrate.py on the tune split of bench/ocr.py's generated set.",
-            "weights": {k: round(float(v), 4) for k, v in zip(FEATURES, w)},
+            "weights": {k: round(float(v), 4) for k, v in zip(features, w)},
             "bias": round(float(w[-1]), 4), "accept": round(threshold, 4),
             "fitted": {"date": date.today().isoformat(), "seed": args.seed,
                        "pages": len(jobs), "fields": len(y), "cases": len(CASES),
                        "tune_precision": round(precision, 4), "tune_accepted": round(share, 4)},
         }, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-        print(f"written: {CALIBRATION_FILE}")
+        print(f"written: {target_file}")
     return 0
 
 

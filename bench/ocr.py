@@ -69,7 +69,11 @@ CAPTURES = ("clean", "moderate", "heavy", "phone")
 FACES = ("typewriter", "hand")
 HALVES = ("tune", "holdout")
 CASES = [(t, c, f) for t in TEMPLATES for c in CAPTURES for f in FACES]
-METHODS = ("hotich", "raw tesseract")
+METHODS = ("hotich", "tesseract alone", "asterocr alone", "raw tesseract")
+SECOND_READER = False  # bench/ocr.py --second-reader; the forked pool's workers inherit it
+#: The variants one hotich read yields: both readers combined (hotich), and each reader's own
+#: texts put through the same clean stage (see ``reader_variant``).
+READER_VARIANTS = ("hotich", "tesseract alone", "asterocr alone")
 #: capture → (ageing level, BookSpec.capture, flatbed dpis drawn from)
 CAPTURE_SPECS = {
     "clean": ("clean", "flatbed", (200, 300, 400)),
@@ -176,34 +180,85 @@ def _load_rgb(path: str):
     with Image.open(path) as img:
         return np.array(img.convert("RGB"))
 
-def run_hotich(job: PageJob) -> PageOut:
+def reader_variant(fv, variant: str):
+    """A field as one reader alone would have given it to the clean stage.
+
+    ``tesseract alone``: Tesseract's text (a region only the neural reader found text in was
+    illegible to it); ``asterocr alone``: the neural reader's text where it read the region,
+    illegible where it read nothing but Tesseract did. Fields without a second reading are as
+    read. Each variant then goes through the same clean stage, so the figures compare the
+    readers, not the cleaning.
+    """
+    from dataclasses import replace
+
+    if variant == "hotich" or fv.status not in ("read",):
+        return fv
+    readings = fv.readings or {}
+    if variant == "tesseract alone":
+        if not readings:
+            return fv
+        text, _ = readings["tesseract"]
+        if not text:
+            return replace(fv, raw="", status="illegible", confidence=0.0, readings=None,
+                           note="Có nét chữ nhưng không đọc được")
+        return replace(fv, raw=text, readings=None,
+                       note=fv.note if text == fv.raw else "Hai lần đọc khác nhau")
+    text, confidence = readings.get("asterocr", ("", 0.0))
+    if not text:
+        return replace(fv, raw="", status="illegible", confidence=0.0, readings=None,
+                       note="Có nét chữ nhưng không đọc được")
+    return replace(fv, raw=text, confidence=confidence, readings=None, note=None)
+
+
+def run_hotich(job: PageJob) -> dict[str, PageOut]:
     """The chain of pipeline/worker.py on one PNG page: read, clean, account for the entries
-    (a page that would be ``needs_attention``, or fits poorly, has no field accepted unseen)."""
+    (a page that would be ``needs_attention``, or fits poorly, has no field accepted unseen).
+    One read, cleaned once per ``READER_VARIANTS`` entry; ``tesseract alone`` is timed
+    without the neural reader's own seconds."""
     from pipeline.clean import normalize_page
     from pipeline.ocr import read_page
+    from pipeline.ocr.aster import shared_reader
     from pipeline.templates import load_template
     from pipeline.types import ExtractedRecord
     from pipeline.worker import account_result
 
     started = time.perf_counter()
     template = load_template(job.template)
+    reader = shared_reader() if SECOND_READER else None
+    neural_before = reader.seconds if reader else 0.0
+    outs = {}
     try:
-        page = read_page(_load_rgb(job.png), template, None, dpi=None)
-        cleaned = normalize_page([r.fields for r in page.records], template, job.book_year,
-                                 fit=page.fit.score)
-        records, attention = account_result(
-            [ExtractedRecord(r.row, fields, r.box) for r, fields in zip(page.records, cleaned)],
-            template, page.fit)
+        page = read_page(_load_rgb(job.png), template, None, dpi=None, reader=reader)
+    except Exception as exc:  # noqa: BLE001 - a failed page scores as nothing read
+        error = f"{type(exc).__name__}: {exc}"
+        return {v: PageOut(job.group, job.key, {}, time.perf_counter() - started, _rss_kb(),
+                           error, {}, {}, error) for v in READER_VARIANTS}
+    read_seconds = time.perf_counter() - started
+    neural = (reader.seconds - neural_before) if reader else 0.0
+    for variant in READER_VARIANTS:
+        clean_start = time.perf_counter()
+        fields = [{n: reader_variant(fv, variant) for n, fv in r.fields.items()}
+                  for r in page.records]
+        try:
+            cleaned = normalize_page(fields, template, job.book_year, fit=page.fit.score)
+            records, attention = account_result(
+                [ExtractedRecord(r.row, f, r.box) for r, f in zip(page.records, cleaned)],
+                template, page.fit)
+        except Exception as exc:  # noqa: BLE001 - this variant scores as nothing read
+            error = f"{type(exc).__name__}: {exc}"
+            outs[variant] = PageOut(job.group, job.key, {}, read_seconds, _rss_kb(), error,
+                                    {}, {}, error)
+            continue
         rows = {r.row: {n: fv.value for n, fv in r.fields.items()} for r in records}
         statuses = {r.row: {n: fv.status for n, fv in r.fields.items()} for r in records}
-        raw = {r.row: {n: (fv.raw, fv.confidence, fv.status) for n, fv in r.fields.items()}
-               for r in page.records}
-        error = None
-    except Exception as exc:  # noqa: BLE001 - a failed page scores as nothing read
-        rows, statuses, raw, error = {}, {}, {}, f"{type(exc).__name__}: {exc}"
-        attention = error
-    return PageOut(job.group, job.key, rows, time.perf_counter() - started, _rss_kb(), error,
-                   statuses, raw, attention)
+        raw = {r.row: {n: (fv.raw, fv.confidence, fv.status) for n, fv in f.items()}
+               for r, f in zip(page.records, fields)}
+        seconds = read_seconds + time.perf_counter() - clean_start
+        if variant == "tesseract alone":
+            seconds -= neural
+        outs[variant] = PageOut(job.group, job.key, rows, seconds, _rss_kb(), None,
+                                statuses, raw, attention)
+    return outs
 
 def _label_pattern(label: str) -> str:
     words = label.rstrip(":").split()
@@ -276,7 +331,8 @@ def run_raw(job: PageJob) -> PageOut:
         error = None
     except Exception as exc:  # noqa: BLE001
         rows, error = {}, f"{type(exc).__name__}: {exc}"
-    return PageOut(job.group, job.key, rows, time.perf_counter() - started, _rss_kb(), error)
+    return {"raw tesseract": PageOut(job.group, job.key, rows, time.perf_counter() - started,
+                                     _rss_kb(), error)}
 
 # --------------------------------------------------------------------------- scoring
 
@@ -428,9 +484,15 @@ def run_benchmark(args) -> dict:
             with ProcessPoolExecutor(args.workers, mp_context=ctx) as pool:
                 outs = list(pool.map(fn, jobs))
             wall[method] = time.perf_counter() - started
-            for out in outs:
-                groups[out.group][method].add(score_page(out, truth[(out.group, out.key)],
-                                                                texts[(out.group, out.key)]))
+            for variants in outs:
+                for name, out in variants.items():
+                    groups[out.group][name].add(score_page(out, truth[(out.group, out.key)],
+                                                           texts[(out.group, out.key)]))
+        # one read gives the reader variants: their wall clock is hotich's, less the neural
+        # reader's share of the task time for Tesseract alone
+        spent = {m: sum(g[m].seconds for g in groups.values()) for m in READER_VARIANTS}
+        for m in READER_VARIANTS[1:]:
+            wall[m] = wall["hotich"] * spent[m] / spent["hotich"] if spent["hotich"] else 0.0
         # the largest page by pixels is what makes Tesseract's whole-page read biggest
         from PIL import Image
 
@@ -543,10 +605,41 @@ def render(result: dict, args) -> str:
     lines.append(f"{'peak memory per worker (MB)':40} {'≤700':>7} {peak:7.0f} "
                  f"{'✓' if peak <= 700 else '✗'}   (Python {worker:.0f} + its Tesseract "
                  f"{result['tesseract_kb'] / 1024:.0f} on the largest page)")
-    errors = [e for m in METHODS for e in result["total"][m].errors]
+    if SECOND_READER:
+        lines += ["", "readers (issue 16): each reader alone and the combination, same pages, "
+                  "same clean stage; 'asterocr alone' is the neural reading where it was asked "
+                  "(all crops with --second-below 1.01)", render_readers(result, w)]
+    errors = [f"{m}: {e}" for m in METHODS for e in result["total"][m].errors]
     if errors:
         lines += ["", f"{len(errors)} page(s) failed:"] + [f"  {e}" for e in errors[:10]]
     return "\n".join(lines)
+
+def render_readers(result: dict, workers: int) -> str:
+    """acc≠∅ per capture and face, acceptance and speed for each reader variant, per half."""
+    head = (f"{'reader':16} {'half':8} {'all':>6} "
+            + " ".join(f"{c:>8}" for c in CAPTURES) + " "
+            + " ".join(f"{f:>10}" for f in FACES)
+            + f" {'accepted':>8} {'right':>7} {'p/min':>6}")
+    lines = [head, "-" * len(head)]
+    for half in HALVES:
+        for m in METHODS:
+            pooled = _pooled(result, half=half)[m]
+            if not pooled.pages:
+                continue
+            caps = [_pooled(result, half=half, capture=c)[m] for c in CAPTURES]
+            faces = [_pooled(result, half=half, face=f)[m] for f in FACES]
+            share = pooled.accepted / pooled.routed if pooled.routed else math.nan
+            right = pooled.accepted_right / pooled.accepted if pooled.accepted else math.nan
+            speed = 60 * result["total"][m].pages / result["wall"][m] if result["wall"].get(m) \
+                else math.nan
+            lines.append(
+                f"{m:16} {half:8} {_pct(pooled.accuracy):>6} "
+                + " ".join(f"{_pct(c.accuracy) if c.pages else '-':>8}" for c in caps) + " "
+                + " ".join(f"{_pct(f.accuracy) if f.pages else '-':>10}" for f in faces)
+                + f" {_pct(share) if m != 'raw tesseract' else '-':>8} "
+                f"{_pct(right) if m != 'raw tesseract' else '-':>7} {speed:6.1f}")
+    return "\n".join(lines)
+
 
 def parse_args(argv: list[str] | None = None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -561,6 +654,14 @@ def parse_args(argv: list[str] | None = None):
     ap.add_argument("--model", choices=("fast", "best"), default=None,
                     help="Tesseract vie model for hotich (default: HOTICH_OCR_MODEL or fast); "
                          "raw tesseract always uses Debian's fast model, as in the issue")
+    ap.add_argument("--second-reader", choices=("on", "off"), default="off",
+                    help="read unsure value crops with the neural reader too (asterocr) and "
+                         "report each reader alone beside the combination; off (the "
+                         "pipeline's default, HOTICH_SECOND_READER): Tesseract alone")
+    ap.add_argument("--second-below", type=float, default=None,
+                    help="ask the neural reader only for crops whose Tesseract confidence is "
+                         "under this (default: pipeline.ocr.regions.SECOND_READ_BELOW; 1.01 "
+                         "reads every crop twice)")
     ap.add_argument("--out", help="keep the generated set here (default: a temporary folder; "
                                   "bench/out/ is gitignored)")
     ap.add_argument("--accepted-errors", action="store_true",
@@ -578,6 +679,12 @@ def parse_args(argv: list[str] | None = None):
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    global SECOND_READER
+    SECOND_READER = args.second_reader == "on"  # forked workers inherit it
+    if args.second_below is not None:
+        import pipeline.ocr.regions as regions
+
+        regions.SECOND_READ_BELOW = args.second_below
     if args.model:
         os.environ["HOTICH_OCR_MODEL"] = args.model  # read by TesseractEngine in each worker
     result = run_benchmark(args)

@@ -154,7 +154,8 @@ def _task(db: Engine, settings: Settings, page_id: int, templates: dict, engine)
         return PageTask(page_id=page.id, name=name, media_type=source.media_type, data=data,
                         template=template, book_year=book.year_from,
                         book_place=BookPlace(book.commune, book.district, book.province), dpi=settings.render_dpi,
-                        max_pixels=settings.max_pixels, engine=engine)
+                        max_pixels=settings.max_pixels, engine=engine,
+                        second_reader=settings.second_reader)
 
 
 def _reason(error: str) -> str:
@@ -242,7 +243,8 @@ def _persist(db: Engine, result: PageResult, stage_run_id: int | None, dpi: int 
                     record_id=record.id, field=name, version=1, is_current=True, raw=fv.raw,
                     value=fv.value, status=fv.status, confidence=fv.confidence, source=fv.source,
                     box_x0=fbox[0], box_y0=fbox[1], box_x1=fbox[2], box_y1=fbox[3], note=fv.note,
-                    unit=fv.unit, stage_run_id=stage_run_id, reason="ocr",
+                    unit=fv.unit, readings=fv.readings, stage_run_id=stage_run_id,
+                    reason="ocr",
                 ))
         refresh_page_index(session, page.id)  # the new records become searchable
         page.status = NEEDS_ATTENTION if result.attention else DONE
@@ -349,7 +351,8 @@ def process_books(
 
 def _start_run(db: Engine, settings: Settings, workers: int) -> tuple[int, datetime]:
     """A ``stage_runs`` row for this run (outcome ``running``): its id and start time."""
-    params = {"workers": workers, "dpi": settings.render_dpi, "versions": stage_versions()}
+    params = {"workers": workers, "dpi": settings.render_dpi, "versions": stage_versions(),
+              "second_reader": settings.second_reader}
     params_hash = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
     started = datetime.now(timezone.utc)
     with session_scope(db, write_lock=True) as session:

@@ -55,6 +55,16 @@ class Settings(BaseSettings):
         "build, installed by scripts/install.sh). On the generated benchmark best was no more "
         "accurate after our preprocessing and 15 % slower, so fast is the default.",
     )
+    second_reader: bool = Field(
+        default=False,
+        description="Read every unsure value crop a second time with the neural reader "
+        "(asterocr, installed with hotich) and let the clean stage choose between the "
+        "readings (plus, for names, a reading scored against the name lexicon). On "
+        "bench/ocr.py's held-out half it reads 4-5 points more fields right (7-8 on "
+        "hand-writing) but at about half the speed and +300 MB per worker, and accepts no "
+        "more fields unseen: off by default until it pays for itself (issue 16). Without "
+        "the package installed it is off whatever this says.",
+    )
     accept_probability: float | None = Field(
         default=None, ge=0.0, le=1.0,
         description="Calibrated probability of being right from which a field is accepted "

@@ -34,6 +34,9 @@ class FieldValue:
     box: Box | None = None
     note: str | None = None  # why it is uncertain, in Vietnamese, for the reviewer
     unit: str | None = None  # places: the gazetteer unit the text resolved to
+    # each reader's own text and confidence ({"tesseract": (raw, 0.91), "asterocr": ...}),
+    # kept beside the chosen ``raw`` when more than one reader read the region
+    readings: dict[str, tuple[str, float]] | None = None
 
 
 @dataclass

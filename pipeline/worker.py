@@ -31,6 +31,7 @@ class PageTask:
     max_pixels: int
     engine: object | None = None  # an OcrEngine; None = Tesseract. Tests pass a recorded one.
     book_place: BookPlace | None = None  # the book's commune, district, province: bare names
+    second_reader: bool = False  # read value crops with the neural reader too (when installed)
 
 
 def stage_versions() -> dict[str, str]:
@@ -76,7 +77,12 @@ def process_page(task: PageTask) -> PageResult:
                             max_pixels=task.max_pixels)
         # A PDF's resolution is the one we rendered at; an image's is guessed by the reader.
         dpi = task.dpi if task.media_type == "application/pdf" else None
-        page = read_page(image, task.template, task.engine, dpi=dpi)
+        reader = None
+        if task.second_reader:
+            from pipeline.ocr.aster import shared_reader
+
+            reader = shared_reader()  # None without the package: Tesseract alone
+        page = read_page(image, task.template, task.engine, dpi=dpi, reader=reader)
         rows = normalize_page([r.fields for r in page.records], task.template, task.book_year,
                               task.book_place, page.fit.score)
         records = [ExtractedRecord(row=record.row, box=record.box, fields=fields)

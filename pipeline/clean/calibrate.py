@@ -24,12 +24,17 @@ from pipeline.clean.lexicon import name_lexicon, register_words
 from pipeline.types import FieldValue
 
 CALIBRATION_FILE = Path(__file__).resolve().parents[2] / "data" / "calibration" / "fields.json"
+#: The model for fields two readers read (Tesseract and the neural one, issue 16): fitted on
+#: pages read that way, since agreement between readers means something only there.
+TWO_READER_FILE = CALIBRATION_FILE.with_name("fields-two-readers.json")
 # OCR score steps as well as the score: right reads bunch above 0.9, and the relation is far
 # from linear (checked by two-fold cross-validation in bench/calibrate.py's samples).
 OCR_STEPS = (0.5, 0.7, 0.8, 0.9, 0.95)
 FEATURES = ("ocr", "agree", "known", "corrected", "numeric", "short",
             *(f"ocr_{round(step * 100)}" for step in OCR_STEPS), "fit", "placed", "partial",
             "one_char", "kind_name", "kind_date", "kind_place", "kind_closed")
+#: Only in the two-reader model (``TWO_READER_FILE``).
+READER_FEATURES = ("readers_agree", "readers_differ")
 #: Fields whose values come from a short closed list: a slip there rarely makes another word.
 CLOSED_FIELDS = {"sex", "ethnicity", "nationality"}
 DISAGREE_NOTE = "Hai lần đọc khác nhau"
@@ -49,13 +54,23 @@ class Calibration:
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
 
-@lru_cache(maxsize=1)
+@lru_cache(maxsize=2)
 def load_calibration(path: Path = CALIBRATION_FILE) -> Calibration | None:
     """The fitted model, or None when none is shipped (raw OCR confidence is used then)."""
     if not path.exists():
         return None
     data = json.loads(path.read_text(encoding="utf-8"))
     return Calibration(data["weights"], data["bias"], data["accept"])
+
+
+def calibration_for(two_readers: bool) -> Calibration | None:
+    """The model for a field one reader read, or two (falling back to the one-reader model
+    when no two-reader model is shipped)."""
+    if two_readers:
+        model = load_calibration(TWO_READER_FILE)
+        if model is not None:
+            return model
+    return load_calibration(CALIBRATION_FILE)
 
 
 def _known_words(value: str, field: str, kind: str) -> bool:
@@ -74,11 +89,46 @@ def _known_words(value: str, field: str, kind: str) -> bool:
     return all(w.isdigit() or w in vocab or w.lower() in vocab for w in words)
 
 
+def doubt_reasons(features: dict[str, float]) -> list[str]:
+    """Why the model doubts a reading, in words a reviewer can check against the crop.
+
+    A probability alone ("0,98") beside a right value tells the reviewer nothing to look
+    for; these name what pulled it down, strongest first.
+
+        >>> doubt_reasons({"ocr": 0.6, "agree": 0.0, "known": 0.0, "kind_name": 1.0, "fit": 1.0})
+        ['máy đọc chữ không chắc (60 %)', 'hai lần đọc cho kết quả khác nhau', 'có từ không có trong từ điển họ tên']
+    """
+    out = []
+    if features.get("ocr", 1.0) < 0.9:
+        out.append(f"máy đọc chữ không chắc ({features['ocr'] * 100:.0f} %)".replace(".", ","))
+    if features.get("readers_differ") or not features.get("agree", 1.0):
+        out.append("hai lần đọc cho kết quả khác nhau")
+    if not features.get("known", 1.0):
+        lexicon = ("họ tên" if features.get("kind_name") else "địa danh" if features.get("kind_place")
+                   else None)
+        if lexicon:
+            out.append(f"có từ không có trong từ điển {lexicon}")
+    if features.get("fit", 1.0) < 0.8:
+        out.append("trang khớp mẫu sổ kém (bố cục lạ)")
+    if features.get("placed"):
+        out.append("không thấy nhãn in, vị trí trường được đoán theo mẫu")
+    if features.get("partial"):
+        out.append("ngày thiếu phần (chỉ có tháng hoặc năm)")
+    if features.get("one_char"):
+        out.append("giá trị chỉ có một ký tự")
+    return out
+
+
 def field_features(ocr: FieldValue, value: str, note: str | None, kind: str,
-                   fit: float = 1.0) -> dict[str, float]:
+                   fit: float = 1.0, readers: str | None = None) -> dict[str, float]:
     """What the model looks at, from the OCR field, the clean stage's value and note, and how
     well the page fit its template (``LayoutFit.score``: a printing the reader half-understood
-    is where confident wrong values come from, whatever each word's score says)."""
+    is where confident wrong values come from, whatever each word's score says).
+
+    ``readers`` says whether the two readers (Tesseract and the neural one) gave the same
+    normalized value (``"agree"``), different ones (``"differ"``), or there was one reading
+    (None): independent readers trained on different data are rarely wrong the same way.
+    """
     return {
         "ocr": ocr.confidence,
         "agree": 0.0 if ocr.note == DISAGREE_NOTE else 1.0,
@@ -97,4 +147,6 @@ def field_features(ocr: FieldValue, value: str, note: str | None, kind: str,
         "kind_date": 1.0 if kind == "date" else 0.0,
         "kind_place": 1.0 if kind == "place" else 0.0,
         "kind_closed": 1.0 if kind == "sex" or ocr.field in CLOSED_FIELDS else 0.0,
+        "readers_agree": 1.0 if readers == "agree" else 0.0,
+        "readers_differ": 1.0 if readers == "differ" else 0.0,
     }

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from pipeline.clean.book_names import AGE_FIELDS, clean_name_text, split_age
-from pipeline.clean.calibrate import field_features, load_calibration
+from pipeline.clean.calibrate import calibration_for, doubt_reasons, field_features
 from pipeline.clean.correct import (
     SPELLING,
     correct_closed,
@@ -33,6 +33,9 @@ from pipeline.types import FieldValue
 # a reviewer even if it parses; with one, the calibration's own threshold applies.
 MIN_CONFIDENCE = 0.80
 FAILED_PARSE_FACTOR = 0.5  # a reading we could not understand is worth half what OCR claimed
+LOW_CONFIDENCE = "Độ tin cậy thấp"
+READERS_DIFFER = "Hai bộ đọc khác nhau"
+LEXICON_READING = "lexicon"  # the OCR stage's name read against the lexicon (constrained.py)
 
 Normalizer = Callable[[str], tuple[str | None, str | None]]
 
@@ -130,7 +133,116 @@ def normalize_field(fv: FieldValue, kind: str, book_year: int | None = None,
     >>> out = normalize_field(fv, "date")
     >>> out.status, out.value, out.note, out.confidence
     ('uncertain', None, 'Ngày không hợp lệ: 31/2/1968', 0.475)
+
+    A field two readers read (``fv.readings``) is cleaned once per reading and the better
+    one kept (``choose_reading``); ``raw`` is then the chosen reader's text.
     """
+    candidates = reading_candidates(fv)
+    if candidates:
+        return choose_reading(candidates, kind, book_year, years, accept, fit)
+    _, readers = reading_used(fv, kind, book_year, years, fit)
+    return _normalize_one(fv, kind, book_year, years, accept, fit, readers)
+
+
+def reading_candidates(fv: FieldValue) -> list[FieldValue]:
+    """The field as each reader read it (the primary reading first), or [] when there is
+    nothing to choose: one reader, a ditto mark, or both readers wrote the same text."""
+    if not fv.readings or fv.source != "ocr" or fv.status != "read" or is_ditto(fv.raw):
+        return []
+    texts = [(name, text, conf) for name, (text, conf) in fv.readings.items()
+             if text and not is_ditto(text)]
+    if len({collapse_spaces(nfc(text)) for _, text, _ in texts}) < 2:
+        return []
+    out = []
+    for name, text, conf in texts:
+        primary = text == fv.raw
+        out.append(replace(fv, raw=text, readings={name: (text, conf)},
+                           confidence=fv.confidence if primary else conf,
+                           note=fv.note if primary else None))
+    out.sort(key=lambda c: c.raw != fv.raw)
+    return out
+
+
+def _percent(share: float) -> str:
+    return f"{share * 100:.0f} %"
+
+
+def low_confidence_note(confidence: float, threshold: float, reasons: list[str]) -> str:
+    """Why a value no rule doubts still goes to a person, in words and Vietnamese numbers.
+
+        >>> low_confidence_note(0.981, 0.99, ["có từ không có trong từ điển họ tên"])
+        'Độ tin cậy thấp: khả năng đúng 98,1 %, dưới mức tự nhận 99,0 % — có từ không có trong từ điển họ tên'
+    """
+    why = "; ".join(reasons) or "loại trường hay bị đọc sai"
+    return (f"{LOW_CONFIDENCE}: khả năng đúng {confidence * 100:.1f} %, dưới mức tự nhận "
+            f"{threshold * 100:.1f} % — {why}").replace(".", ",")
+
+
+def choose_reading(candidates: list[FieldValue], kind: str, book_year: int | None,
+                   years: tuple[int, int] | None, accept: float | None, fit: float,
+                   ) -> FieldValue:
+    """Each reading cleaned; where they come to the same value the readers agree (a strong
+    sign it is right), else the one the clean stage understands best wins (``pick_reading``).
+    Both texts stay in ``readings``; a doubted disagreement says in words what each reader
+    saw."""
+    best, readers, cleaned = pick_reading(candidates, kind, book_year, years, accept, fit)
+    out = cleaned[best]
+    readings = {name: reading for c in candidates for name, reading in c.readings.items()}
+    free = [c for c, fv in zip(candidates, cleaned) if LEXICON_READING not in c.readings]
+    if LEXICON_READING in candidates[best].readings and out.value not in {
+            fv.value for c, fv in zip(candidates, cleaned) if c in free}:
+        # a name only the lexicon reading gives: never accepted on its word alone
+        seen = " / ".join(f"«{c.raw}»" for c in free)
+        return replace(out, status="uncertain", readings=readings,
+                       note=f"Đọc theo từ điển tên: «{out.raw}»; hai bộ đọc: {seen}")
+    if readers == "differ" and out.status != "read" and (
+            out.note is None or out.note.startswith(LOW_CONFIDENCE)):
+        seen = " / ".join(f"«{c.raw}»" for c in free)
+        out = replace(out, note=f"{READERS_DIFFER}: {seen}")
+    return replace(out, readings=readings)
+
+
+def pick_reading(candidates: list[FieldValue], kind: str, book_year: int | None,
+                 years: tuple[int, int] | None, accept: float | None = None, fit: float = 1.0,
+                 ) -> tuple[int, str, list[FieldValue]]:
+    """(index of the reading kept, ``"agree"``/``"differ"``, each reading cleaned).
+
+    Kept: a value that parses, then one with no doubt noted (no lexicon correction, no rule
+    broken), then the value more readings give, then the higher calibrated confidence, then
+    the primary (Tesseract) reading.
+    """
+    first = [_normalize_one(c, kind, book_year, years, accept, fit) for c in candidates]
+    values = {c.value for c in first}
+    readers = "agree" if len(values) == 1 and None not in values else "differ"
+    cleaned = [_normalize_one(c, kind, book_year, years, accept, fit, readers)
+               for c in candidates]
+    def undoubted(fv: FieldValue) -> bool:  # a low score alone is no doubt about the text
+        return fv.note is None or fv.note.startswith(LOW_CONFIDENCE)
+
+    support = [sum(c.value == fv.value for c in cleaned) for fv in cleaned]
+    best = max(range(len(cleaned)), key=lambda i: (cleaned[i].value is not None,
+                                                   undoubted(cleaned[i]), support[i],
+                                                   cleaned[i].confidence, -i))
+    return best, readers, cleaned
+
+
+def reading_used(fv: FieldValue, kind: str, book_year: int | None = None,
+                 years: tuple[int, int] | None = None, fit: float = 1.0,
+                 ) -> tuple[FieldValue, str | None]:
+    """The OCR reading ``normalize_field`` keeps for a field and whether the readers agreed:
+    what the calibration's features are computed from (bench/calibrate.py)."""
+    candidates = reading_candidates(fv)
+    if not candidates:
+        same = fv.readings is not None and len(fv.readings) > 1 and fv.status == "read"
+        return fv, ("agree" if same else None)
+    best, readers, _ = pick_reading(candidates, kind, book_year, years, None, fit)
+    return candidates[best], readers
+
+
+def _normalize_one(fv: FieldValue, kind: str, book_year: int | None = None,
+                   years: tuple[int, int] | None = None,
+                   accept: float | None = None, fit: float = 1.0,
+                   readers: str | None = None) -> FieldValue:
     raw = fv.raw or ""
     text = raw
     ditto = is_ditto(raw)
@@ -166,17 +278,18 @@ def normalize_field(fv: FieldValue, kind: str, book_year: int | None = None,
                 stale = fitted != value and note and note.startswith("Năm bất thường")
                 value, note = fitted, _join(None if stale else note, why)
     confidence = fv.confidence
-    calibration = load_calibration() if fv.source == "ocr" else None
+    calibration = calibration_for(readers is not None) if fv.source == "ocr" else None
     if value is None:
         status = "uncertain"
         note = note or f"Không hiểu được giá trị: {strip_leaders(text)[:40]}"
         confidence = round(confidence * FAILED_PARSE_FACTOR, 3)
     elif calibration is not None:
-        confidence = round(calibration.probability(field_features(fv, value, note, kind, fit)), 3)
+        features = field_features(fv, value, note, kind, fit, readers)
+        confidence = round(calibration.probability(features), 3)
         threshold = calibration.accept if accept is None else accept
         status = "uncertain" if note or confidence < threshold else "read"
         if not note and status == "uncertain":
-            note = f"Độ tin cậy thấp ({confidence:.2f})"
+            note = low_confidence_note(confidence, threshold, doubt_reasons(features))
         return replace(fv, value=value, status=status, confidence=confidence, note=note)
     elif note:
         status = "uncertain"
@@ -184,7 +297,7 @@ def normalize_field(fv: FieldValue, kind: str, book_year: int | None = None,
         status = "read"
     if fv.source == "ocr" and fv.confidence < MIN_CONFIDENCE:
         status = "uncertain"
-        note = _join(note, f"Độ tin cậy OCR thấp ({fv.confidence:.2f})")
+        note = _join(note, f"Độ tin cậy OCR thấp ({_percent(fv.confidence)}): nét chữ mờ hoặc khó đọc")
     return replace(fv, value=value, status=status, confidence=confidence, note=note)
 
 

@@ -16,6 +16,7 @@ from typing import Literal
 import numpy as np
 from rapidfuzz import fuzz
 
+from pipeline.ocr.aster import AsterReader, LineRead, join_reads
 from pipeline.ocr.engine import OcrEngine
 from pipeline.ocr.form_entries import Entry, group_entries, predict_missing
 from pipeline.ocr.form_labels import (
@@ -25,7 +26,7 @@ from pipeline.ocr.form_labels import (
 )
 from pipeline.ocr.regions import (
     Line, clean_text, estimate_slant, field_value, group_lines, is_numeric_field,
-    merge_number_read, read_regions, union,
+    merge_number_read, prepare_crops, read_regions, union, wants_second_read,
 )
 from pipeline.templates import Template
 from pipeline.types import Box, ExtractedRecord, FieldValue, LayoutFit, OcrWord
@@ -203,7 +204,7 @@ def plan_values(page: PageLines, entries: list[Entry], template: Template) -> li
 def extract_form(
     words: list[OcrWord], template: Template, engine: OcrEngine, image: np.ndarray,
     binary: np.ndarray | None = None, *, mode: Literal["stack", "page"] = "stack",
-    deslant: bool = True,
+    deslant: bool = True, reader: AsterReader | None = None,
 ) -> tuple[list[ExtractedRecord], LayoutFit]:
     """Records of one form page and how well the page fit the template; every box is in the
     pixels of ``image`` (the prepared page).
@@ -212,7 +213,8 @@ def extract_form(
     ``stack`` (default) reads all value regions again in one engine call (``read_regions``),
     numeric fields once more with ``engine.for_numbers()``; ``page`` takes the page words
     inside each region. ``deslant``: the stacked text read shears value crops upright by the
-    page's handwriting slant (printed values measure 0 and are left alone).
+    page's handwriting slant (printed values measure 0 and are left alone). ``reader``, the
+    second (neural) reader, reads the same value crops (stack mode only).
     """
     if binary is None:
         binary = image
@@ -227,9 +229,9 @@ def extract_form(
     rescue_labels(page, entries, template)
     predict_missing(entries, template)
     plans = plan_values(page, entries, template)
-    reads = _read_plans(plans, template, engine, image, words, mode, deslant)
-    _recover_hidden_labels(plans, reads, template)
-    records = _records(plans, reads, entries, template, words, binary, mode)
+    reads, neural = _read_plans(plans, template, engine, image, words, mode, deslant, reader)
+    _recover_hidden_labels(plans, reads, neural, template)
+    records = _records(plans, reads, neural, entries, template, words, binary, mode)
     _score_fit(fit, entries, fragments, template)
     stray = _stray_lines(page, plans, entries)
     if stray > STRAY_LINES_ALLOWED:  # writing no entry accounts for: an entry may be lost
@@ -291,17 +293,22 @@ def _loose_find(page: PageLines, lines: list[int], entry: Entry, template: Templ
 
 
 def _read_plans(plans: list[Plan], template: Template, engine: OcrEngine, image: np.ndarray,
-                words: list[OcrWord], mode: str, deslant: bool) -> list[list[OcrWord]]:
+                words: list[OcrWord], mode: str, deslant: bool, reader: AsterReader | None,
+                ) -> tuple[list[list[OcrWord]], list[LineRead | None]]:
+    """Each plan's words (Tesseract) and, with a second reader, its neural reading of the
+    same crops (the parts of a value running onto the next line joined)."""
     flat = [(k, part) for k, plan in enumerate(plans) for part in plan.parts]
     numeric = [is_numeric_field(p.field, template.kind_of(p.field)) for p in plans]
     reads: list[list[OcrWord]] = [[] for _ in plans]
+    neural: list[LineRead | None] = [None] * len(plans)
     if mode == "page":
         for k, part in flat:
             reads[k] += [w for w in words if _inside(w.box, part)]
-        return reads
+        return reads, neural
     boxes = [part for _, part in flat]
     slant = estimate_slant(image, boxes) if deslant else 0.0
-    text_reads = read_regions(engine, image, boxes, slant=slant, isolate=True)
+    crops = prepare_crops(image, boxes, slant=slant, isolate=True)
+    text_reads = read_regions(engine, image, boxes, slant=slant, crops=crops)
     num_idx = [j for j, (k, _) in enumerate(flat) if numeric[k]]
     num_reads = read_regions(engine.for_numbers(), image, [flat[j][1] for j in num_idx],
                              isolate=True)
@@ -309,11 +316,20 @@ def _read_plans(plans: list[Plan], template: Template, engine: OcrEngine, image:
         text_reads[j] = merge_number_read(text_reads[j], got)
     for (k, _), got in zip(flat, text_reads):
         reads[k] += got
-    return reads
+    if reader is not None:
+        parts: list[list[LineRead]] = [[] for _ in plans]
+        unsure = {k for k, got in enumerate(reads) if wants_second_read(got)}
+        asked = [c for c in crops if flat[c.index][0] in unsure]
+        for crop, got in zip(asked, reader.read([c.image for c in asked],
+                                                keep_log_probs=True)):
+            if got is not None:
+                parts[flat[crop.index][0]].append(got)
+        neural = [join_reads(p) for p in parts]
+    return reads, neural
 
 
 def _recover_hidden_labels(plans: list[Plan], reads: list[list[OcrWord]],
-                           template: Template) -> None:
+                           neural: list[LineRead | None], template: Template) -> None:
     """A label the page read missed may sit inside the value read before it ("Nguyễn Thanh
     Huyền Tuổi: 38"): cut there and give the rest to that field, instead of its placed guess."""
     for k in range(len(plans)):
@@ -324,23 +340,27 @@ def _recover_hidden_labels(plans: list[Plan], reads: list[list[OcrWord]],
         if not found:
             continue
         reads[k] = own
+        neural[k] = None  # it read the hidden label too: no second opinion on the split
         for name, value_words in found:
             box = union([w.box for w in value_words]) if value_words else plan.parts[0]
             for j, other in enumerate(plans):
                 if other.row == plan.row and other.field == name and other.predicted:
                     plans[j] = Plan(other.row, name, other.label, [box], False)
                     reads[j] = value_words
+                    neural[j] = None
                     break
             else:
                 plans.append(Plan(plan.row, name, template.spec(name).labels[0], [box]))
                 reads.append(value_words)
+                neural.append(None)
 
 
-def _records(plans: list[Plan], reads: list[list[OcrWord]], entries: list[Entry],
+def _records(plans: list[Plan], reads: list[list[OcrWord]], neural: list[LineRead | None],
+             entries: list[Entry],
              template: Template, words: list[OcrWord], binary: np.ndarray, mode: str,
              ) -> list[ExtractedRecord]:
     by_row: dict[int, dict[str, FieldValue]] = {}
-    for plan, value_words in zip(plans, reads):
+    for plan, value_words, second_read in zip(plans, reads, neural):
         if plan.field in by_row.get(plan.row, {}):
             continue
         value_words = _drop_label_tail(value_words, plan.label)
@@ -350,7 +370,8 @@ def _records(plans: list[Plan], reads: list[list[OcrWord]], entries: list[Entry]
                 [w for w in words for p in plan.parts if _inside(w.box, p)], plan.label)
         numeric = is_numeric_field(plan.field, template.kind_of(plan.field))
         fv = field_value(plan.field, value_words, union(plan.parts), binary, second=second,
-                         numeric=numeric)
+                         numeric=numeric, neural=_drop_label_text(second_read, plan.label),
+                         name=template.kind_of(plan.field) == "name")
         if plan.predicted and fv.status == "read":
             fv.confidence = min(fv.confidence, PREDICTED_CONFIDENCE)
             fv.note = "Không đọc được nhãn in; vị trí suy từ các mục khác trên trang"
@@ -488,6 +509,28 @@ def _drop_label_tail(words: list[OcrWord], label: str) -> list[OcrWord]:
         trimmed = OcrWord(rest, first.confidence, first.box, first.line)
         return [trimmed if w is first else w for w in words if w is not first or rest]
     return words
+
+
+def _drop_label_text(read: LineRead | None, label: str) -> LineRead | None:
+    """The neural reading without a leaked end of the printed label, as ``_drop_label_tail``
+    does for Tesseract's words ("mẹ: Lê Thị Hoa" → "Lê Thị Hoa")."""
+    if read is None:
+        return None
+    words = read.text.split()
+    if not words:
+        return read
+    tail = label_key(label.split()[-1])
+    first = label_key(words[0])
+    if first.endswith(":") and len(first) > 1 and fuzz.ratio(first, tail) >= 70:
+        words = words[1:]
+    elif ":" in words[0][:6] and tail.rstrip(":").endswith(
+            label_key(words[0][:words[0].index(":")])):
+        rest = words[0][words[0].index(":") + 1:].lstrip(".,;: ")
+        words = ([rest] if rest else []) + words[1:]
+    text = " ".join(words)
+    if text == read.text:
+        return read
+    return LineRead(text, read.confidence, read.log_probs, read.alphabet) if text else None
 
 
 def _inside(box: Box, region: Box) -> bool:

@@ -20,10 +20,11 @@ import numpy as np
 from rapidfuzz import fuzz
 
 from pipeline.clean import folded_key
+from pipeline.ocr.aster import AsterReader, LineRead
 from pipeline.ocr.engine import OcrEngine
 from pipeline.ocr.regions import (
     estimate_slant, field_value, group_lines, is_numeric_field, line_text, merge_number_read,
-    read_region, read_regions, union,
+    prepare_crops, read_region, read_regions, union, wants_second_read,
 )
 from pipeline.templates import Template
 from pipeline.types import Box, ExtractedRecord, FieldValue, LayoutFit, OcrWord
@@ -786,7 +787,7 @@ def _group_bands(bands, numbered, glyph: float) -> list[tuple[int, int]]:
 def extract_ledger(
     template: Template, engine: OcrEngine, image: np.ndarray, binary: np.ndarray,
     *, mode: Literal["stack", "cell"] = "stack", page_words: list[OcrWord] | None = None,
-    deslant: bool = True,
+    deslant: bool = True, reader: AsterReader | None = None,
 ) -> tuple[list[ExtractedRecord], LayoutFit]:
     """Records of one ledger page, and how well the page fitted the template.
 
@@ -813,7 +814,8 @@ def extract_ledger(
                                  f"{min_columns(template)} cột khớp với mẫu sổ)"])
     cells = _cells(layout)
     image = _erase_rules(image, layout)
-    reads = _read_cells(template, engine, image, cells, mode, deslant, layout.glyph)
+    reads, neural = _read_cells(template, engine, image, cells, mode, deslant, layout.glyph,
+                                reader)
     records = []
     for (y0, y1, boxed), row_cells in zip(layout.rows, cells):
         fields = {
@@ -822,6 +824,8 @@ def extract_ledger(
                 second=None if page_words is None
                 else [w for w in page_words if _inside(w.box, box)],
                 numeric=is_numeric_field(col.field, template.kind_of(col.field)),
+                neural=neural.get((y0, col.field)),
+                name=template.kind_of(col.field) == "name",
             )
             for col, box in row_cells
         }
@@ -859,9 +863,11 @@ def _cells(layout: Layout, inset: int = 4) -> list[list[tuple[Column, Box]]]:
 
 
 def _read_cells(template: Template, engine: OcrEngine, image: np.ndarray,
-                cells: list[list[tuple[Column, Box]]], mode: str, deslant: bool, glyph: float
-                ) -> dict[tuple[int, str], list[OcrWord]]:
-    """Words of every inked cell, keyed by (row top, field); blank cells are not read.
+                cells: list[list[tuple[Column, Box]]], mode: str, deslant: bool, glyph: float,
+                reader: AsterReader | None = None,
+                ) -> tuple[dict[tuple[int, str], list[OcrWord]], dict[tuple[int, str], LineRead]]:
+    """Words of every inked cell, keyed by (row top, field); blank cells are not read. With a
+    second reader, its reading of the same cell crops too (stack mode).
 
     A cell is inked when its share of dark pixels reaches ``BLANK_INK`` or it holds a small
     word's worth of ink (``WORD_INK`` glyph areas): a ditto "nt" in a wide cell is only 0.3 %
@@ -870,15 +876,17 @@ def _read_cells(template: Template, engine: OcrEngine, image: np.ndarray,
     pending = [(box[1], col.field, box) for row in cells for col, box in row
                if _ink(image, box) >= BLANK_INK or _ink_pixels(image, box) >= WORD_INK * glyph ** 2]
     out: dict[tuple[int, str], list[OcrWord]] = {}
+    neural: dict[tuple[int, str], LineRead] = {}
     if not pending:
-        return out
+        return out, neural
     if mode == "cell":
         for y, name, box in pending:
             out[(y, name)] = read_region(_reader(engine, template, name), image, box, psm=6)
-        return out
+        return out, neural
     boxes = [b for *_, b in pending]
     slant = estimate_slant(image, boxes) if deslant else 0.0
-    text_reads = read_regions(engine, image, boxes, slant=slant)
+    crops = prepare_crops(image, boxes, slant=slant)
+    text_reads = read_regions(engine, image, boxes, slant=slant, crops=crops)
     numeric = [i for i, (_, name, _) in enumerate(pending)
                if is_numeric_field(name, template.kind_of(name))]
     number_reads = read_regions(engine.for_numbers(), image, [pending[i][2] for i in numeric])
@@ -886,7 +894,14 @@ def _read_cells(template: Template, engine: OcrEngine, image: np.ndarray,
         text_reads[i] = merge_number_read(text_reads[i], words)
     for (y, name, _), words in zip(pending, text_reads):
         out[(y, name)] = words
-    return out
+    if reader is not None:
+        asked = [c for c in crops if wants_second_read(text_reads[c.index])]
+        for crop, got in zip(asked, reader.read([c.image for c in asked],
+                                                keep_log_probs=True)):
+            if got is not None:
+                y, name, _ = pending[crop.index]
+                neural[(y, name)] = got
+    return out, neural
 
 
 _COLUMN_NUMBER = re.compile(r"^\(?\d{1,2}\)?$")

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from pipeline.errors import UnreadableFile
+from pipeline.ocr.aster import AsterReader
 from pipeline.ocr.engine import OcrEngine
 from pipeline.ocr.form import extract_form
 from pipeline.ocr.ledger import extract_ledger
@@ -35,7 +36,7 @@ class PageRead:
 def read_page(
     image: np.ndarray, template: Template, engine: OcrEngine | None = None,
     *, dpi: float | None = None, form_mode: str = "stack", ledger_mode: str = "stack",
-    deslant: bool = True,
+    deslant: bool = True, reader: AsterReader | None = None,
 ) -> PageRead:
     """Read one page: preprocess, OCR the page, extract the template's fields.
 
@@ -49,7 +50,9 @@ def read_page(
     so a box drawn on the stored scan frames what was read (a slightly larger axis-aligned
     box when the page was skewed). ``dpi`` is estimated from the page size when not given
     (A4); pass it for partial pages. A page without recognisable entries gives no records,
-    not an error: the driver decides what that means.
+    not an error: the driver decides what that means. ``reader`` is the second (neural)
+    reader (``aster.shared_reader()``): with it every value crop is read twice and each
+    field keeps both readings for the clean stage to choose from.
     """
     image = np.asarray(image)
     if image.dtype != np.uint8 or image.ndim not in (2, 3) or min(image.shape[:2]) < 32:
@@ -63,14 +66,16 @@ def read_page(
     words = engine.recognize(clean, psm=6)
     if template.layout == "ledger":
         records, fit = extract_ledger(template, engine, clean, page.binary, mode=ledger_mode,
-                                      page_words=words, deslant=deslant)
+                                      page_words=words, deslant=deslant, reader=reader)
     else:
         records, fit = extract_form(words, template, engine, clean, page.binary,
-                                    mode=form_mode, deslant=deslant)
+                                    mode=form_mode, deslant=deslant, reader=reader)
     version = f"{OCR_VERSION}/{engine.version}"
     numbers = engine.for_numbers()
     if numbers is not engine:
         version += f";numbers={numbers.version}"
+    if reader is not None:
+        version += f";second={reader.version}"
     return PageRead(
         words=[_word_to_input(page, w) for w in words],
         records=[_record_to_input(page, r) for r in records],
@@ -80,7 +85,8 @@ def read_page(
         params={"page_psm": 6, "remove_lines": True, "remove_stamps": True,
                 "layout": template.layout,
                 "form_mode": form_mode, "ledger_mode": ledger_mode, "dpi": dpi,
-                "deslant": deslant, "numbers_lang": getattr(numbers, "lang", None),
+                "deslant": deslant, "second_reader": reader.name if reader else None,
+                "numbers_lang": getattr(numbers, "lang", None),
                 "scale": round(page.scale, 4), "quarter_turns": page.turns,
                 "page_found": page.corners is not None, "curl_undone": page.curl is not None},
         fit=fit,

@@ -9,6 +9,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from pipeline.ocr.aster import NEURAL, LineRead
+from pipeline.ocr.constrained import NAME as LEXICON
+from pipeline.ocr.constrained import lexicon_reading
 from pipeline.ocr.engine import OcrEngine
 from pipeline.ocr.preprocess import isolate_text_line
 from pipeline.types import Box, FieldValue, OcrWord
@@ -45,6 +48,28 @@ def fix_glyphs(text: str) -> str:
         ('nt', 'như trên')
     """
     return text.translate(_GLYPH_FIXES)
+
+
+_SPLIT_YEAR = re.compile(r"(?<!\d)(?<!\d )(\d{1,3}(?: \d{1,3}){1,3})(?!\d)")
+
+
+def join_split_year(text: str) -> str:
+    """A year read in pieces ("năm 1 976", "197 6"), as a line reader spaces the digits of
+    a typewriter's monospaced figures, made whole again: only pieces that join into four
+    digits starting 1 or 20 and that follow a word, not another number.
+
+        >>> join_split_year("ngày 22 tháng 1 năm 1 976")
+        'ngày 22 tháng 1 năm 1976'
+        >>> join_split_year("12 3 1968")
+        '12 3 1968'
+    """
+    def whole(match: re.Match) -> str:
+        digits = match.group(1).replace(" ", "")
+        if len(digits) == 4 and (digits[0] == "1" or digits[:2] == "20"):
+            return digits
+        return match.group(1)
+
+    return _SPLIT_YEAR.sub(whole, text)
 
 
 def repair_digits(text: str) -> str:
@@ -185,11 +210,16 @@ def confidence_of(words: list[OcrWord]) -> float:
 def field_value(
     field: str, words: list[OcrWord], box: Box | None, binary: np.ndarray | None,
     *, second: list[OcrWord] | None = None, numeric: bool = False, min_ink: float = 0.004,
+    neural: LineRead | None = None, name: bool = False,
 ) -> FieldValue:
     """Build the extract stage's FieldValue: read, blank (no ink) or illegible (ink, no text).
 
     ``second`` is an independent read of the same region (the page-level OCR); see
-    ``field_confidence`` for how it enters the confidence.
+    ``field_confidence`` for how it enters the confidence. ``neural`` is the second reader's
+    reading of the same crop (``aster.py``): both readers' texts are kept in ``readings`` for
+    the clean stage to choose between, and a region Tesseract found no text in but the
+    neural reader did is read, not illegible. Where the two differ on a ``name``, the crop is
+    also read against the name lexicon (``constrained.lexicon_reading``) as a third reading.
     """
     words = _drop_edge_specks([_fixed(w) for w in words])
     raw = clean_text(words_text(words)) if words else ""
@@ -198,13 +228,30 @@ def field_value(
     if numeric:
         raw = repair_digits(raw)
         other = repair_digits(other) if other is not None else None
+    readings = None
+    if neural is not None:
+        text = clean_text(fix_glyphs(neural.text))
+        if numeric:
+            text = repair_digits(join_split_year(text))
+        if text:
+            readings = {"tesseract": (raw, confidence_of(words) if raw else 0.0),
+                        NEURAL: (text, neural.confidence)}
+            if name and text != raw and neural.alphabet:
+                lexicon = lexicon_reading(neural, neural.alphabet, raw)
+                if lexicon is not None and lexicon[0] not in (raw, text):
+                    readings[LEXICON] = lexicon
     if raw:
         confidence = field_confidence(words, raw, other)
         note = None
         if other is not None and other != raw:
             note = "Hai lần đọc khác nhau"
         return FieldValue(field=field, raw=raw, value=None, status="read",
-                          confidence=confidence, box=box, note=note)
+                          confidence=confidence, box=box, note=note, readings=readings)
+    if readings:  # only the neural reader saw text: its word, as unsure as a lone read is
+        text, conf = readings[NEURAL]
+        return FieldValue(field=field, raw=text, value=None, status="read",
+                          confidence=round(conf * LONE_READ_FACTOR, 3), box=box,
+                          note="Hai lần đọc khác nhau", readings=readings)
     ink = ink_ratio(binary, box) if (binary is not None and box is not None) else 0.0
     if ink >= min_ink:
         return FieldValue(field=field, raw="", value=None, status="illegible", confidence=0.0,
@@ -213,6 +260,18 @@ def field_value(
     confidence = round(1.0 - min(1.0, ink / min_ink), 3) if min_ink else 1.0
     return FieldValue(field=field, raw="", value=None, status="blank", confidence=confidence,
                       box=box)
+
+
+#: Value crops whose Tesseract reading is at least this sure are not read a second time: the
+#: neural reader costs ~50 ms a crop on one thread, as much as the rest of the page's reading
+#: on a typed page, and a confident Tesseract reading it rarely overturns.
+SECOND_READ_BELOW = 0.95
+
+
+def wants_second_read(words: list[OcrWord], below: float | None = None) -> bool:
+    """Whether a crop's Tesseract words are unsure enough (or absent) to ask the second
+    reader (``SECOND_READ_BELOW`` unless ``below`` says otherwise)."""
+    return not words or confidence_of(words) < (SECOND_READ_BELOW if below is None else below)
 
 
 def _fixed(word: OcrWord) -> OcrWord:
@@ -234,6 +293,10 @@ def _drop_edge_specks(words: list[OcrWord]) -> list[OcrWord]:
     return ordered
 
 
+#: A reading without a second opinion counts as one the other read disagreed with.
+LONE_READ_FACTOR = 0.6
+
+
 def field_confidence(words: list[OcrWord], raw: str, other: str | None) -> float:
     """Confidence of a field read: the weakest word score, cut by 40 % unless a second,
     independent read of the region (the page-level OCR) gave exactly the same text.
@@ -246,7 +309,7 @@ def field_confidence(words: list[OcrWord], raw: str, other: str | None) -> float
     base = confidence_of(words)
     if other is None:
         return base
-    return round(base * (1.0 if other == raw else 0.6), 3)
+    return round(base * (1.0 if other == raw else LONE_READ_FACTOR), 3)
 
 
 def _ink_bbox(image: np.ndarray, box: Box, margin: int = 8) -> Box:
@@ -322,9 +385,50 @@ def deslant(part: np.ndarray, slant: float) -> tuple[np.ndarray, float]:
     return out, offset
 
 
+@dataclass
+class Crop:
+    """One value region made ready to read: the pixels a reader sees and where they sit.
+
+    ``box`` is the ink's box on the page, ``image`` the gray crop (isolated and sheared upright
+    as asked), ``offset`` the shear's x offset (see ``deslant``).
+    """
+
+    index: int  # position of the region in the caller's list
+    box: Box
+    image: np.ndarray
+    offset: float = 0.0
+
+
+def prepare_crops(image: np.ndarray, boxes: list[Box], *, slant: float = 0.0,
+                  isolate: bool = False) -> list[Crop]:
+    """The inked regions of ``boxes`` cut to their ink, isolated and deslanted: made once and
+    read by every reader, so both see the same pixels. Regions without ink are left out."""
+    h, w = image.shape[:2]
+    crops: list[Crop] = []
+    for i, box in enumerate(boxes):
+        x0, y0, x1, y1 = max(0, box[0]), max(0, box[1]), min(w, box[2]), min(h, box[3])
+        if x1 - x0 < 4 or y1 - y0 < 4:
+            continue
+        part = image[y0:y1, x0:x1]
+        if part.ndim == 3:
+            part = cv2.cvtColor(part, cv2.COLOR_RGB2GRAY)
+        if isolate:
+            part = isolate_text_line(part)
+        ix0, iy0, ix1, iy1 = _ink_bbox(part, (0, 0, x1 - x0, y1 - y0))
+        if ix1 - ix0 < 4 or iy1 - iy0 < 4:
+            continue
+        part = part[iy0:iy1, ix0:ix1]
+        offset = 0.0
+        if slant:
+            part, offset = deslant(part, slant)
+        crops.append(Crop(i, (x0 + ix0, y0 + iy0, x0 + ix1, y0 + iy1), part, offset))
+    return crops
+
+
 def read_regions(
     engine: OcrEngine, image: np.ndarray, boxes: list[Box], *, psm: int = 6, gap: int = 48,
     border: int = 16, slant: float = 0.0, isolate: bool = False,
+    crops: list[Crop] | None = None,
 ) -> list[list[OcrWord]]:
     """OCR many regions in ONE engine call: crops are stacked on a white sheet, left-aligned,
     with a gap taller than any line spacing, and the words are dealt back by position.
@@ -341,49 +445,36 @@ def read_regions(
     ``isolate``: each crop is one written line (form values); everything else in it, shards
     of the neighbouring lines, stain rims and specks, is whited out first
     (``preprocess.isolate_text_line``). Ledger cells may hold two lines and are not isolated.
+    ``crops``: the regions already prepared (``prepare_crops`` with the same ``slant``), when
+    another reader reads them too.
     """
-    h, w = image.shape[:2]
-    slots: list[tuple[int, int, Box, np.ndarray, float]] = []  # index, top, page box, crop, dx
+    if crops is None:
+        crops = prepare_crops(image, boxes, slant=slant, isolate=isolate)
+    slots: list[tuple[int, Crop]] = []  # top on the sheet, crop
     y = border
-    for i, box in enumerate(boxes):
-        x0, y0, x1, y1 = max(0, box[0]), max(0, box[1]), min(w, box[2]), min(h, box[3])
-        if x1 - x0 < 4 or y1 - y0 < 4:
-            continue
-        part = image[y0:y1, x0:x1]
-        if part.ndim == 3:
-            part = cv2.cvtColor(part, cv2.COLOR_RGB2GRAY)
-        if isolate:
-            part = isolate_text_line(part)
-        ix0, iy0, ix1, iy1 = _ink_bbox(part, (0, 0, x1 - x0, y1 - y0))
-        if ix1 - ix0 < 4 or iy1 - iy0 < 4:
-            continue
-        part = part[iy0:iy1, ix0:ix1]
-        b = (x0 + ix0, y0 + iy0, x0 + ix1, y0 + iy1)
-        offset = 0.0
-        if slant:
-            part, offset = deslant(part, slant)
-        slots.append((i, y, b, part, offset))
-        y += part.shape[0] + gap
+    for c in crops:
+        slots.append((y, c))
+        y += c.image.shape[0] + gap
     out: list[list[OcrWord]] = [[] for _ in boxes]
     if not slots:
         return out
-    sheet_w = max(part.shape[1] for *_, part, _ in slots) + 2 * border
+    sheet_w = max(c.image.shape[1] for _, c in slots) + 2 * border
     sheet = np.full((y - gap + border, sheet_w), 255, np.uint8)
-    for _, top, _, part, _ in slots:
-        sheet[top:top + part.shape[0], border:border + part.shape[1]] = part
-    tops = np.array([top for _, top, *_ in slots])
+    for top, c in slots:
+        sheet[top:top + c.image.shape[0], border:border + c.image.shape[1]] = c.image
+    tops = np.array([top for top, _ in slots])
     for word in engine.recognize(sheet, psm=psm):
         cy = (word.box[1] + word.box[3]) / 2
         k = int(np.searchsorted(tops, cy, side="right")) - 1
         if k < 0:
             continue
-        i, top, b, part, offset = slots[k]
-        if cy > top + part.shape[0] + gap / 2:
+        top, c = slots[k]
+        if cy > top + c.image.shape[0] + gap / 2:
             continue
         dx = 0
         if slant:  # undo the shear at the word's centre line
-            dx = -int(round(slant * (cy - top - part.shape[0]) + offset))
-        out[i].append(_moved(word, b[0] - border + dx, b[1] - top))
+            dx = -int(round(slant * (cy - top - c.image.shape[0]) + c.offset))
+        out[c.index].append(_moved(word, c.box[0] - border + dx, c.box[1] - top))
     return out
 
 

@@ -241,6 +241,8 @@ class FieldValue(Base):
     box_y1: Mapped[int | None] = mapped_column(Integer)
     note: Mapped[str | None] = mapped_column(Text)  # why uncertain, for the reviewer
     unit: Mapped[str | None] = mapped_column(String(64))  # places: gazetteer unit id
+    # OCR read by two readers: each one's text and confidence ({"asterocr": [text, conf]})
+    readings: Mapped[dict | None] = mapped_column(JSON)
     changed_by: Mapped[str | None] = mapped_column(String(64))  # user name; NULL for a stage
     reason: Mapped[str | None] = mapped_column(Text)  # why this version was made
     stage_run_id: Mapped[int | None] = mapped_column(ForeignKey("stage_runs.id"))

@@ -75,3 +75,20 @@ def test_the_halves_share_no_page_and_no_printing(bench):
     assert not seeds["tune"] & seeds["holdout"]
     assert not printings["tune"] & printings["holdout"]
     assert max(printings["tune"]) < bench.PRINTINGS_PER_HALF <= min(printings["holdout"])
+
+
+def test_readers_table_with_the_second_reader(bench, capsys, monkeypatch):
+    args = bench.parse_args(["--pages-per-case", "1", "--captures", "moderate", "--faces", "hand",
+                             "--layouts", "birth_form", "--split", "holdout",
+                             "--second-reader", "on"])
+    monkeypatch.setattr(bench, "SECOND_READER", True)  # what main() sets from the flag
+    result = bench.run_benchmark(args)
+    print(bench.render(result, args))
+    table = capsys.readouterr().out
+    assert "readers (issue 16)" in table
+    for method in ("hotich", "tesseract alone", "asterocr alone", "raw tesseract"):
+        assert any(line.startswith(method) for line in table.splitlines()), method
+    total = result["total"]
+    assert total["hotich"].pages == total["tesseract alone"].pages == 1
+    # the neural reader was asked: its own variant read something
+    assert total["asterocr alone"].fields.nonempty_right > 0

@@ -38,23 +38,26 @@ def test_features_see_the_lexicon_and_the_two_reads():
 
 
 def test_a_known_name_read_at_a_middling_score_is_accepted(monkeypatch):
-    monkeypatch.setattr("pipeline.clean.normalize.load_calibration", lambda: MODEL)
+    monkeypatch.setattr("pipeline.clean.normalize.calibration_for", lambda two_readers: MODEL)
     # z = -8 + 6*0.62 + 5 + 1 = 1.72 → P 0.85 < 0.9: review; at 0.75, P 0.94: accepted
     low = normalize_field(fv("full_name", "Nguyễn Văn An", 0.62), "name")
     high = normalize_field(fv("full_name", "Nguyễn Văn An", 0.75), "name")
     assert low.status == "uncertain" and low.note.startswith("Độ tin cậy thấp")
+    # Issue 19 §2: why, in words and Vietnamese numbers, not "Độ tin cậy thấp (0.85)"
+    assert "khả năng đúng 84,8 %" in low.note and "máy đọc chữ không chắc (62 %)" in low.note
+    assert "0." not in low.note
     assert high.status == "read" and high.note is None and high.confidence > 0.9
     assert high.raw == "Nguyễn Văn An"
 
 
 def test_an_unknown_name_needs_a_reviewer_even_when_ocr_is_sure(monkeypatch):
-    monkeypatch.setattr("pipeline.clean.normalize.load_calibration", lambda: MODEL)
+    monkeypatch.setattr("pipeline.clean.normalize.calibration_for", lambda two_readers: MODEL)
     out = normalize_field(fv("full_name", "Xyzt Văn An", 0.97), "name")
     assert out.status == "uncertain"
 
 
 def test_a_note_always_means_review(monkeypatch):
-    monkeypatch.setattr("pipeline.clean.normalize.load_calibration", lambda: MODEL)
+    monkeypatch.setattr("pipeline.clean.normalize.calibration_for", lambda two_readers: MODEL)
     out = normalize_record({"birth_date": fv("birth_date", "31/2/1968", 0.99)},
                            load_template("birth_form"), 1968)["birth_date"]
     assert out.status == "uncertain" and out.value is None
@@ -73,3 +76,13 @@ def test_the_accept_threshold_is_a_setting(monkeypatch):
     monkeypatch.setenv("HOTICH_ACCEPT_PROBABILITY", "0.9")
     relaxed = normalize_record(fields, tpl)["full_name"]
     assert relaxed.status == "read" and relaxed.note is None
+
+
+def test_the_two_reader_model_is_complete_and_used_only_for_two_readings():
+    from pipeline.clean.calibrate import READER_FEATURES, TWO_READER_FILE, calibration_for
+
+    data = json.loads(TWO_READER_FILE.read_text(encoding="utf-8"))
+    assert set(data["weights"]) == set(FEATURES) | set(READER_FEATURES)
+    assert data["fitted"]["tune_precision"] >= 0.99
+    assert calibration_for(True).weights == data["weights"]
+    assert calibration_for(False) == load_calibration()

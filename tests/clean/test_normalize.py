@@ -18,7 +18,7 @@ from pipeline.types import FieldValue
 def raw_confidence_rule(monkeypatch):
     """These cases pin the rule used when no calibration is shipped (OCR score < 0.80 goes to
     review); the calibrated rule has its own tests in test_calibrate.py."""
-    monkeypatch.setattr("pipeline.clean.normalize.load_calibration", lambda: None)
+    monkeypatch.setattr("pipeline.clean.normalize.calibration_for", lambda two_readers: None)
 
 
 @pytest.fixture(scope="module")
@@ -81,13 +81,13 @@ def test_failed_parse_is_uncertain_with_reason_and_lower_confidence(form):
 def test_low_ocr_confidence_is_uncertain_but_keeps_value_and_confidence(form):
     got = normalize_record({"full_name": fv("full_name", "Lê Thị Hoa", 0.52)}, form)["full_name"]
     assert (got.value, got.status, got.confidence) == ("Lê Thị Hoa", "uncertain", 0.52)
-    assert got.note == "Độ tin cậy OCR thấp (0.52)"
+    assert got.note == "Độ tin cậy OCR thấp (52 %): nét chữ mờ hoặc khó đọc"  # why, in words
 
 
 def test_both_reasons_are_given(form):
     got = normalize_record({"sex": fv("sex", "xx", 0.4)}, form)["sex"]
     assert got.status == "uncertain"
-    assert "giới tính" in got.note and "Độ tin cậy OCR thấp (0.40)" in got.note
+    assert "giới tính" in got.note and "Độ tin cậy OCR thấp (40 %)" in got.note
 
 
 def test_reviewed_values_are_not_judged_by_ocr_confidence(form):
