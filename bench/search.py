@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import io
 import sqlite3
 import statistics
 import sys
@@ -35,7 +34,7 @@ from rich.table import Table  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from pipeline.samplegen.content import draw_book_context, draw_person_name, lexicon  # noqa: E402
+from pipeline.samplegen.content import draw_book_context, draw_person_name  # noqa: E402
 from pipeline.search import reindex, search_records  # noqa: E402
 from pipeline.search.index import vacuum_index  # noqa: E402
 from pipeline.storage.db import init_db, make_engine, session_scope  # noqa: E402

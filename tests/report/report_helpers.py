@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy.orm import Session
 
 from pipeline.storage.models import (
-    Book, ExportBatch, ExportItem, FieldValue, Link, Page, Record, SourceFile, Citizen,
+    Book, ExportBatch, ExportItem, FieldValue, Link, Record, SourceFile, Citizen,
 )
 from pipeline.storage.seed import page_without_scan
 

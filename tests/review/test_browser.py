@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import re
 import shutil
-import time
 
 import pytest
 from sqlalchemy import select
