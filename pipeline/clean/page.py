@@ -163,15 +163,29 @@ def check_registration_order(rows: list[dict[str, FieldValue]]) -> list[dict[str
         fv = rows[i][DATE_FIELD]
         before = next((dates[j] for j in reversed(active) if j < i), None)
         after = next((dates[j] for j in active if j > i), None)
-        low = before if before is not None else after - EDGE_SPAN
-        high = after if after is not None else before + EDGE_SPAN
-        better = clear_best(slip_readings(fv.value, low, high), MAX_SLIP, SLIP_MARGIN)
+        better = None
+        if before is not None or after is not None:  # none when every date was doubted
+            low, high = _window(before, after)
+            if low is not None and high is not None:
+                better = clear_best(slip_readings(fv.value, low, high), MAX_SLIP, SLIP_MARGIN)
         if better:
             note = f"Ngày đăng ký đọc được {fv.value}, sửa thành {better} theo thứ tự các dòng"
         else:
             better, note = fv.value, "Ngày đăng ký không theo thứ tự các dòng bên cạnh"
         out[i] = {**rows[i], DATE_FIELD: _with_note(fv, better, note)}
     return out
+
+
+def _window(before: date | None, after: date | None) -> tuple[date | None, date | None]:
+    """The dates a misread registration date may lie between; a side without a neighbour
+    reaches ``EDGE_SPAN`` past the other (None past the calendar's ends: a misread year 0001
+    or 9999 has no window)."""
+    try:
+        low = before if before is not None else after - EDGE_SPAN
+        high = after if after is not None else before + EDGE_SPAN
+    except OverflowError:
+        return None, None
+    return low, high
 
 
 def fit_birth_to_registration(row: dict[str, FieldValue]) -> dict[str, FieldValue]:
@@ -192,6 +206,8 @@ def fit_birth_to_registration(row: dict[str, FieldValue]) -> dict[str, FieldValu
     if born.status != "uncertain":
         return row  # a sure birth date after its registration says the registration is wrong
     precision = len(born.value)
+    if reg.year < 2:  # a misread year 0001: no span before it to look in
+        return row
     if born.value > reg.isoformat()[:precision]:
         impossible = True
     elif born.value < (reg - BIRTH_SPAN).isoformat()[:precision]:
