@@ -54,7 +54,7 @@ def _age_suffixes(ls: LinkageSet, rng: np.random.Generator, rate: float) -> np.n
     rec = ls.records
     touched = np.zeros(len(rec), dtype=bool)
     for name_col, age_col in (("father_name", "father_age"), ("mother_name", "mother_age")):
-        names = rec[name_col].fillna("").astype(str).to_numpy(dtype=object)
+        names = rec[name_col].fillna("").astype(str).to_numpy(dtype=object, copy=True)
         ages = rec[age_col]
         plausible = ages.fillna(0).astype(int).between(15, 99).to_numpy()  # a parent's age
         pick = (rng.random(len(rec)) < rate) & (names != "") & plausible
@@ -72,7 +72,7 @@ def _tagging(ls: LinkageSet, rng: np.random.Generator, rate: float) -> np.ndarra
     rec = ls.records
     touched = np.zeros(len(rec), dtype=bool)
     for col, words in (("father_name", ("Ông", "ông", "Cha:")), ("mother_name", ("Bà", "bà", "Mẹ:"))):
-        names = rec[col].fillna("").astype(str).to_numpy(dtype=object)
+        names = rec[col].fillna("").astype(str).to_numpy(dtype=object, copy=True)
         pick = (rng.random(len(rec)) < rate) & (names != "")
         which = rng.integers(0, len(words), len(rec))
         for i in np.flatnonzero(pick):
@@ -98,7 +98,7 @@ def _merged_parents(ls: LinkageSet, rng: np.random.Generator, rate: float) -> np
     rec = ls.records
     touched = np.zeros(len(rec), dtype=bool)
     for col in ("father_name", "mother_name"):
-        names = rec[col].fillna("").astype(str).to_numpy(dtype=object)
+        names = rec[col].fillna("").astype(str).to_numpy(dtype=object, copy=True)
         pick = (rng.random(len(rec)) < rate) & np.array([len(n.split()) >= 3 for n in names])
         caps = rng.random(len(rec)) < 0.4
         for i in np.flatnonzero(pick):
@@ -129,7 +129,7 @@ def _glyph_slips(ls: LinkageSet, rng: np.random.Generator, rate: float) -> np.nd
     rec = ls.records
     touched = np.zeros(len(rec), dtype=bool)
     for col in ("full_name", "father_name", "mother_name"):
-        names = rec[col].fillna("").astype(str).to_numpy(dtype=object)
+        names = rec[col].fillna("").astype(str).to_numpy(dtype=object, copy=True)
         pick = (rng.random(len(rec)) < rate) & (names != "")
         for i in np.flatnonzero(pick):
             names[i] = _glyph_slip(names[i], rng)
@@ -140,7 +140,7 @@ def _glyph_slips(ls: LinkageSet, rng: np.random.Generator, rate: float) -> np.nd
 
 def _year_shifts(ls: LinkageSet, rng: np.random.Generator, rate: float) -> np.ndarray:
     rec = ls.records
-    dates = rec["birth_date"].fillna("").astype(str).to_numpy(dtype=object)
+    dates = rec["birth_date"].fillna("").astype(str).to_numpy(dtype=object, copy=True)
     full = np.array([len(d) == 10 for d in dates])
     pick = (rng.random(len(rec)) < rate) & full
     step = np.where(rng.random(len(rec)) < 0.5, 1, -1)
@@ -204,8 +204,8 @@ def _minority_names(ls: LinkageSet, rng: np.random.Generator, rate: float) -> np
     pos = pd.Series(np.arange(len(cit)), index=cit["citizen_id"].to_numpy())
     sur = rng.integers(0, len(_MINORITY_SURNAMES), len(rec))
     giv = rng.integers(0, len(_MINORITY_GIVENS), len(rec))
-    rnames, rfathers = rec["full_name"].to_numpy(dtype=object), rec["father_name"].fillna("").to_numpy(dtype=object)
-    cnames, cfathers = cit["full_name"].to_numpy(dtype=object), cit["father_name"].fillna("").to_numpy(dtype=object)
+    rnames, rfathers = rec["full_name"].to_numpy(dtype=object, copy=True), rec["father_name"].fillna("").to_numpy(dtype=object, copy=True)
+    cnames, cfathers = cit["full_name"].to_numpy(dtype=object, copy=True), cit["father_name"].fillna("").to_numpy(dtype=object, copy=True)
 
     def renamed(name: str, surname: str, given: str | None) -> str:
         w = name.split()
