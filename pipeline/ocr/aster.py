@@ -43,6 +43,9 @@ BLANK = 0  # CTC blank's index in the alphabet
 #: the network keeps its feature maps wide, and 16 crops of 200 px cost 350 MB more than one
 #: (4: +50 MB) while reading no faster per crop (measured 58 against 49 ms on one thread).
 BATCH = 4
+#: ... and at most this many columns in all: the feature maps grow with the batch's width
+#: (~0.1 MB a column), and four long lines at once peaked at ~1 GB per worker.
+BATCH_WIDTH = 1024
 MAX_WIDTH_RATIO = 1.6  # widest / narrowest crop in one batch
 MAX_FRAMES = 240  # the model's positional encoding holds 256 frames; a margin for rounding
 LINE_GAP = 3  # blank pixel rows that separate two written lines inside one crop
@@ -162,7 +165,8 @@ class AsterReader:
             stop = start + 1
             narrow = tensors[order[start]].shape[2]
             while (stop < len(order) and stop - start < BATCH
-                   and tensors[order[stop]].shape[2] <= narrow * MAX_WIDTH_RATIO):
+                   and tensors[order[stop]].shape[2] <= narrow * MAX_WIDTH_RATIO
+                   and (stop - start + 1) * tensors[order[stop]].shape[2] <= BATCH_WIDTH):
                 stop += 1
             batch_idx = order[start:stop]
             width = max(tensors[i].shape[2] for i in batch_idx)
