@@ -152,7 +152,7 @@ def _task(db: Engine, settings: Settings, page_id: int, templates: dict, engine)
         except Exception:  # noqa: BLE001 - the worker reports the unreadable page
             data = b""
         return PageTask(page_id=page.id, name=name, media_type=source.media_type, data=data,
-                        template=template, book_year=book.year_from,
+                        template=template, book_year=book.year_from, book_year_to=book.year_to,
                         book_place=BookPlace(book.commune, book.district, book.province), dpi=settings.render_dpi,
                         max_pixels=settings.max_pixels, engine=engine,
                         second_reader=settings.second_reader)

@@ -32,6 +32,7 @@ class PageTask:
     engine: object | None = None  # an OcrEngine; None = Tesseract. Tests pass a recorded one.
     book_place: BookPlace | None = None  # the book's commune, district, province: bare names
     second_reader: bool = False  # read value crops with the neural reader too (when installed)
+    book_year_to: int | None = None  # last year of a book spanning several (None: one year)
 
 
 def stage_versions() -> dict[str, str]:
@@ -41,7 +42,8 @@ def stage_versions() -> dict[str, str]:
     return {"ocr": OCR_VERSION, "clean": CLEAN_VERSION}
 
 
-def account_result(records: list[ExtractedRecord], template: Template, fit: LayoutFit | None
+def account_result(records: list[ExtractedRecord], template: Template, fit: LayoutFit | None,
+                   year_problem: str | None = None,
                    ) -> tuple[list[ExtractedRecord], str | None]:
     """A cleaned page's records and the reason it needs attention (None: it may be ``done``).
 
@@ -60,6 +62,9 @@ def account_result(records: list[ExtractedRecord], template: Template, fit: Layo
         note = attention_note(attention, fit)
         records = withhold_acceptance(records, note)
         records = doubt_blanks(records, blank_fields(records, template), note)
+    if year_problem:  # the header names another year than the book's (header.py)
+        records = withhold_acceptance(records, f"Cần kiểm tra năm của sổ: {year_problem}")
+        attention = "; ".join(filter(None, [attention, year_problem]))
     return records, attention
 
 
@@ -71,6 +76,7 @@ def process_page(task: PageTask) -> PageResult:
     started = time.perf_counter()
     try:
         from pipeline.clean import normalize_page
+        from pipeline.clean.header import printed_year, year_disagreement
         from pipeline.ocr import read_page
 
         image = render_page(task.data, task.media_type, name=task.name, dpi=task.dpi,
@@ -83,12 +89,16 @@ def process_page(task: PageTask) -> PageResult:
 
             reader = shared_reader()  # None without the package: Tesseract alone
         page = read_page(image, task.template, task.engine, dpi=dpi, reader=reader)
-        rows = normalize_page([r.fields for r in page.records], task.template, task.book_year,
+        year_problem = year_disagreement(printed_year(page.words, image.shape[0]),
+                                         task.book_year, task.book_year_to)
+        # a page whose header names another year: no date is fitted toward either
+        year = None if year_problem else task.book_year
+        rows = normalize_page([r.fields for r in page.records], task.template, year,
                               task.book_place, page.fit.score)
         records = [ExtractedRecord(row=record.row, box=record.box, fields=fields)
                    for record, fields in zip(page.records, rows)]
         fit = page.fit
-        records, attention = account_result(records, task.template, fit)
+        records, attention = account_result(records, task.template, fit, year_problem)
         return PageResult(page_id=task.page_id, records=records, words=page.words,
                           stage_versions={**stage_versions(), "ocr_detail": page.ocr_version}, seconds=time.perf_counter() - started,
                           width=image.shape[1], height=image.shape[0], attention=attention, fit=fit)
