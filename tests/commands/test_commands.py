@@ -141,7 +141,7 @@ def test_process_reads_a_generated_book(run, workspace, tmp_path):
     from pipeline.samplegen import BookSpec, generate_book
 
     truth = generate_book(BookSpec(seed=5, template="birth_form", pages=1, degradation="clean",
-                                   face="typewriter"), tmp_path / "book")
+                                   face="typewriter", year=1978), tmp_path / "book")
     assert run("ingest", tmp_path / "book" / "book.pdf", *BOOK).exit_code == 0
     result = run("process", "--workers", "0")
     assert result.exit_code == 0, result.output

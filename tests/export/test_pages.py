@@ -46,7 +46,7 @@ def book(tmp_path_factory):
     """Two generated pages, and Tesseract's words for the first one, recorded once."""
     out = tmp_path_factory.mktemp("pages-book")
     truth = generate_book(BookSpec(seed=5, template="birth_form", pages=2, degradation="clean",
-                                   face="typewriter", stamps=False), out)
+                                   face="typewriter", stamps=False, year=1978), out)
     images = [out / p["image"] for p in truth.pages]
     check_tesseract()
     recorder = RecordingEngine(TesseractEngine())

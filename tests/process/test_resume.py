@@ -33,7 +33,7 @@ def page_counts(db_path: Path) -> dict[str, int]:
 def test_killed_run_is_finished_by_running_again(tmp_path):
     book = tmp_path / "book"
     truth = generate_book(BookSpec(seed=41, template="birth_form", pages=5, degradation="clean",
-                                   face="typewriter"), book)
+                                   face="typewriter", year=1978), book)
     home = tmp_path / "ws"
     # The killed run's claims on its pages last a lease; a short one lets the re-run take
     # them over soon instead of waiting the default minute (tests/process/test_concurrent.py).
@@ -75,7 +75,7 @@ def test_killed_run_is_finished_by_running_again(tmp_path):
 def test_failed_page_is_recorded_and_retried(tmp_path):
     book = tmp_path / "book"
     truth = generate_book(BookSpec(seed=42, template="birth_form", pages=2, degradation="clean",
-                                   face="typewriter"), book)
+                                   face="typewriter", year=1978), book)
     settings = Settings(home=tmp_path / "ws")
     settings.home.mkdir()
     db = make_engine(settings.database_url)
