@@ -235,7 +235,8 @@ def run_hotich(job: PageJob) -> dict[str, PageOut]:
                            error, {}, {}, error) for v in READER_VARIANTS}
     read_seconds = time.perf_counter() - started
     neural = (reader.seconds - neural_before) if reader else 0.0
-    for variant in READER_VARIANTS:
+    # without a second reader every variant is the same read: clean it once
+    for variant in READER_VARIANTS if reader is not None else READER_VARIANTS[:1]:
         clean_start = time.perf_counter()
         fields = [{n: reader_variant(fv, variant) for n, fv in r.fields.items()}
                   for r in page.records]
@@ -594,7 +595,8 @@ def render(result: dict, args) -> str:
     lines.append(f"{'pages done with entries missing':40} {'0':>7} {lost['holdout']:>7} "
                  f"{'✓' if not lost['holdout'] else '✗'} {lost['tune']:>7} "
                  f"{'✓' if not lost['tune'] else '✗'}")
-    speeds = {m: 60 * result["total"][m].pages / result["wall"][m] for m in METHODS}
+    speeds = {m: 60 * result["total"][m].pages / result["wall"][m]
+              for m in ("hotich", "raw tesseract")}
     ratio = speeds["hotich"] / speeds["raw tesseract"] if speeds["raw tesseract"] else math.nan
     lines.append(f"{'pages/min (wall, ' + str(w) + ' processes)':40} "
                  f"{'≥' + format(TARGET_PAGES_PER_MIN, '.0f'):>7} {speeds['hotich']:7.1f} "

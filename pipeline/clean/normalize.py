@@ -140,8 +140,7 @@ def normalize_field(fv: FieldValue, kind: str, book_year: int | None = None,
     candidates = reading_candidates(fv)
     if candidates:
         return choose_reading(candidates, kind, book_year, years, accept, fit)
-    _, readers = reading_used(fv, kind, book_year, years, fit)
-    return _normalize_one(fv, kind, book_year, years, accept, fit, readers)
+    return _normalize_one(fv, kind, book_year, years, accept, fit, _one_text_state(fv))
 
 
 def reading_candidates(fv: FieldValue) -> list[FieldValue]:
@@ -233,10 +232,14 @@ def reading_used(fv: FieldValue, kind: str, book_year: int | None = None,
     what the calibration's features are computed from (bench/calibrate.py)."""
     candidates = reading_candidates(fv)
     if not candidates:
-        same = fv.readings is not None and len(fv.readings) > 1 and fv.status == "read"
-        return fv, ("agree" if same else None)
+        return fv, _one_text_state(fv)
     best, readers, _ = pick_reading(candidates, kind, book_year, years, None, fit)
     return candidates[best], readers
+
+
+def _one_text_state(fv: FieldValue) -> str | None:
+    """``"agree"`` for a field two readers read to the same text, None for one reader."""
+    return "agree" if fv.readings and len(fv.readings) > 1 and fv.status == "read" else None
 
 
 def _normalize_one(fv: FieldValue, kind: str, book_year: int | None = None,
