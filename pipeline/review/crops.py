@@ -12,6 +12,8 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import cv2
+import numpy as np
 from PIL import Image
 
 from pipeline.errors import NotFound, UnreadableFile
@@ -29,6 +31,13 @@ JPEG_QUALITY = 85
 #: reviewer reads without opening the whole page (issue 19 §1); at the row's width a
 #: full-width field such as Nơi sinh came out about 7 px high.
 CROP_BOX_PX = 42
+#: Kept right of the last written stroke, in box heights: the end of the value and a little
+#: paper, so a reviewer sees nothing was cut off.
+TRAIL = 1.0
+#: A crop is trimmed only when that drops at least this share of its width; a value that
+#: fills its box is shown whole.
+MIN_TRIM = 0.15
+CROP_RULE = "t1"  # in the cache name: a crop cut by an older rule is never served
 
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
@@ -132,13 +141,41 @@ def field_crop(settings: Settings, page: Page, box: tuple[int, int, int, int]) -
     full, scale = _full_page(settings, page, source)
     key = _page_key(source, page, page.dpi or settings.render_dpi)
     x0, y0, x1, y1 = (int(v) for v in box)
-    target = cache_dir(settings) / "crops" / key / f"{x0}-{y0}-{x1}-{y1}-h{CROP_BOX_PX}.jpg"
+    name = f"{x0}-{y0}-{x1}-{y1}-h{CROP_BOX_PX}-{CROP_RULE}.jpg"
+    target = cache_dir(settings) / "crops" / key / name
     with _lock(f"{key}-{x0}-{y0}-{x1}-{y1}"):
         if not target.exists():
             crop = _recent.crop(full, (round((x0 - MARGIN[0]) * scale), round((y0 - MARGIN[1]) * scale),
                                        round((x1 + MARGIN[1]) * scale), round((y1 + MARGIN[1]) * scale)))
+            crop = trim_to_writing(crop, round((y1 - y0) * scale))
             factor = CROP_BOX_PX / max(1.0, (y1 - y0) * scale)
             crop = crop.resize((max(1, round(crop.width * factor)), max(1, round(crop.height * factor))),
                                Image.Resampling.LANCZOS)
             _atomic_save(crop, target, format="JPEG", quality=JPEG_QUALITY)
     return target
+
+
+def trim_to_writing(crop: Image.Image, box_height: int) -> Image.Image:
+    """The crop cut on the right just after the last written stroke.
+
+    A full-width field (Nơi sinh, Nơi thường trú) is read from a box running to the margin,
+    while the value often fills a third of it: scaled to a readable height the crop was
+    mostly empty leader dots, wider than the screen (issue 19 §1). Strokes are told from
+    leaders and rules by their height: an opening with a vertical line a fifth of the box
+    high (under the x-height) keeps letters and digits and removes dots and horizontal lines.
+    Stains count as writing, so a doubtful crop is left wider, never cut inside a value.
+    """
+    gray = np.asarray(crop.convert("L"))
+    if gray.size == 0 or box_height < 6:
+        return crop
+    _, ink = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+    if ink.mean() > 0.5 * 255:  # a dark or blank crop: Otsu split nothing useful
+        return crop
+    stroke = cv2.getStructuringElement(cv2.MORPH_RECT, (1, max(3, box_height // 5)))
+    columns = np.flatnonzero(cv2.morphologyEx(ink, cv2.MORPH_OPEN, stroke).any(axis=0))
+    if columns.size == 0:
+        return crop
+    right = min(crop.width, int(columns[-1]) + round(TRAIL * box_height))
+    if right > (1 - MIN_TRIM) * crop.width:
+        return crop
+    return crop.crop((0, 0, min(crop.width, max(right, 4 * box_height)), crop.height))

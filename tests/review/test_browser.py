@@ -8,6 +8,7 @@ matter. Nothing is downloaded: Chromium is Debian's /usr/bin/chromium.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import shutil
 
@@ -281,6 +282,11 @@ def test_crops_are_readable_without_opening_the_page(site):
         natural, shown = crop.evaluate("img => [img.naturalWidth, img.getBoundingClientRect().width]")
         assert shown >= natural - 1, field  # never shrunk to the row's width
         assert _glyph_height(crop.screenshot()) >= 18, field
+        # cut to the written value: readable without scrolling sideways
+        assert crop.bounding_box()["x"] + shown <= 1500, field
+    if os.environ.get("HOTICH_SCREENSHOTS"):
+        page.screenshot(path=os.path.join(os.environ["HOTICH_SCREENSHOTS"], "record.png"),
+                        full_page=True)
     # Alt+Z (or a click on a crop) shows every crop larger, and again back.
     before = page.locator("#f-birth_place .crop").bounding_box()["height"]
     page.keyboard.press("Alt+Z")
