@@ -273,8 +273,10 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="hotich-soak-"))
     t = time.perf_counter()
+    # printed with the place, year and volume it is ingested under (process checks the header)
     generate_book(BookSpec(seed=args.seed, template="birth_form", pages=args.pages, degradation="clean",
-                           face="typewriter"), work / "book")
+                           face="typewriter", commune="Hưng Dũng", district="Hưng Nguyên",
+                           year=1978, volume=1), work / "book")
     print(f"Generated {args.pages} pages in {time.perf_counter() - t:.0f} s ({work}).", flush=True)
     admin = create_engine(args.pg_url, isolation_level="AUTOCOMMIT", pool_size=1)
     prefix = f"hotich_soak_{secrets.token_hex(4)}"

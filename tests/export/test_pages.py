@@ -31,6 +31,10 @@ from pipeline.storage.models import AuditEntry, Book, FieldValue, Page, Record
 from pipeline.types import ExtractedRecord
 from pipeline.types import FieldValue as FieldReading
 
+# the place and volume the book is ingested under, printed in its pages' header (which
+# `process` checks against the book's)
+HEADER = {"commune": "Hưng Dũng", "district": "Hưng Nguyên", "volume": 1}
+
 PC = {"pc": "http://schema.primaresearch.org/PAGE/gts/pagecontent/2019-07-15"}
 AL = {"a": "http://www.loc.gov/standards/alto/ns-v4#"}
 CODE = "XP-1978/1"  # a slash, from before the book-code rule: the folder name must not nest
@@ -45,7 +49,7 @@ def _info(code: str = CODE) -> BookInfo:
 def book(tmp_path_factory):
     """Two generated pages, and Tesseract's words for the first one, recorded once."""
     out = tmp_path_factory.mktemp("pages-book")
-    truth = generate_book(BookSpec(seed=5, template="birth_form", pages=2, degradation="clean",
+    truth = generate_book(BookSpec(**HEADER, seed=5, template="birth_form", pages=2, degradation="clean",
                                    face="typewriter", stamps=False, year=1978), out)
     images = [out / p["image"] for p in truth.pages]
     check_tesseract()

@@ -20,6 +20,10 @@ from pipeline.settings import Settings
 from pipeline.storage.db import session_scope
 from pipeline.storage.models import FieldValue, Link, Page, Record, StageRun
 
+# the place and volume the book is ingested under, printed in its pages' header (which
+# `process` checks against the book's)
+HEADER = {"commune": "Hưng Dũng", "district": "Hưng Nguyên", "volume": 1}
+
 
 XSD = Path(__file__).parents[1] / "ocr" / "data" / "xsd"
 
@@ -34,7 +38,7 @@ def scheduler():
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory):
     out = tmp_path_factory.mktemp("sample")
-    truth = generate_book(BookSpec(seed=77, template="birth_ledger", pages=1, degradation="clean",
+    truth = generate_book(BookSpec(**HEADER, seed=77, template="birth_ledger", pages=1, degradation="clean",
                                    face="typewriter"), out / "book")
     generate_population([truth], out / "population", seed=77, extra_citizens=50)
     return out, truth

@@ -34,6 +34,10 @@ from pipeline.storage.models import AuditEntry, Book, FieldValue, Page, Record, 
 from pipeline.types import ExtractedRecord, PageResult
 from pipeline.types import FieldValue as Reading
 
+# the place and volume the book is ingested under, printed in its pages' header (which
+# `process` checks against the book's)
+HEADER = {"commune": "Hưng Dũng", "district": "Hưng Nguyên", "volume": 1}
+
 HOTICH = str(Path(sys.executable).parent / "hotich")
 BOOK_ARGS = ["--template", "birth_form", "--commune", "Hưng Dũng", "--district", "Hưng Nguyên",
              "--province", "Nghệ Tĩnh", "--year", "1978", "--volume", "1", "--book-id", "CONC-1"]
@@ -45,7 +49,7 @@ def books(tmp_path_factory):
     out = tmp_path_factory.mktemp("books")
     made = {}
     for pages, seed in ((6, 141), (5, 142), (3, 143)):
-        truth = generate_book(BookSpec(seed=seed, template="birth_form", pages=pages,
+        truth = generate_book(BookSpec(**HEADER, seed=seed, template="birth_form", pages=pages,
                                        degradation="clean", face="typewriter"), out / str(pages))
         made[pages] = (out / str(pages) / "book.pdf", truth)
     return made

@@ -19,6 +19,10 @@ from pipeline.settings import Settings
 from pipeline.storage.db import init_db, make_engine, session_scope
 from pipeline.storage.models import Page, Record, SourceFile
 
+# the place and volume the book is ingested under, printed in its pages' header (which
+# `process` checks against the book's)
+HEADER = {"commune": "Hưng Dũng", "district": "Hưng Nguyên", "volume": 1}
+
 HOTICH = str(Path(sys.executable).parent / "hotich")
 BOOK_ARGS = ["--template", "birth_form", "--commune", "Hưng Dũng", "--district", "Hưng Nguyên",
              "--province", "Nghệ Tĩnh", "--year", "1978", "--volume", "1", "--book-id", "KILL-1"]
@@ -32,7 +36,7 @@ def page_counts(db_path: Path) -> dict[str, int]:
 @pytest.mark.slow
 def test_killed_run_is_finished_by_running_again(tmp_path):
     book = tmp_path / "book"
-    truth = generate_book(BookSpec(seed=41, template="birth_form", pages=5, degradation="clean",
+    truth = generate_book(BookSpec(**HEADER, seed=41, template="birth_form", pages=5, degradation="clean",
                                    face="typewriter", year=1978), book)
     home = tmp_path / "ws"
     # The killed run's claims on its pages last a lease; a short one lets the re-run take
@@ -74,7 +78,7 @@ def test_killed_run_is_finished_by_running_again(tmp_path):
 
 def test_failed_page_is_recorded_and_retried(tmp_path):
     book = tmp_path / "book"
-    truth = generate_book(BookSpec(seed=42, template="birth_form", pages=2, degradation="clean",
+    truth = generate_book(BookSpec(**HEADER, seed=42, template="birth_form", pages=2, degradation="clean",
                                    face="typewriter", year=1978), book)
     settings = Settings(home=tmp_path / "ws")
     settings.home.mkdir()

@@ -13,11 +13,15 @@ from pipeline.settings import Settings
 from pipeline.storage.db import session_scope
 from pipeline.storage.models import FieldValue, StageRun
 
+# the place and volume the book is ingested under, printed in its pages' header (which
+# `process` checks against the book's)
+HEADER = {"commune": "Hưng Dũng", "district": "Hưng Nguyên", "volume": 1}
+
 
 @pytest.fixture(scope="module")
 def hand_book(tmp_path_factory):
     out = tmp_path_factory.mktemp("hand")
-    truth = generate_book(BookSpec(seed=31, template="birth_form", pages=1,
+    truth = generate_book(BookSpec(**HEADER, seed=31, template="birth_form", pages=1,
                                    degradation="moderate", face="hand"), out / "book")
     return out / "book" / "book.pdf", truth
 

@@ -20,6 +20,10 @@ from typer.testing import CliRunner
 
 from pipeline.clean.text import strip_marks
 
+# the place and volume the book is ingested under, printed in its pages' header (which
+# `process` checks against the book's)
+HEADER = {"commune": "Hưng Dũng", "district": "Hưng Nguyên", "volume": 1}
+
 BOOK_ID = "HD-KS-1978-LOG"
 BOOK = ["--template", "birth_form", "--commune", "Hưng Dũng", "--district", "Hưng Nguyên",
         "--province", "Nghệ Tĩnh", "--year", "1978", "--volume", "1", "--book-id", BOOK_ID]
@@ -85,7 +89,7 @@ def chain(tmp_path_factory):
         for name in saved_levels:
             logging.getLogger(name).setLevel(logging.DEBUG)
         try:
-            truth = generate_book(BookSpec(seed=5, template="birth_form", pages=1, degradation="clean",
+            truth = generate_book(BookSpec(**HEADER, seed=5, template="birth_form", pages=1, degradation="clean",
                                            face="typewriter"), tmp / "book")
             for name, role in ROLES.items():
                 _cli("users", "add", name, "--role", role, "--password-stdin", input=PASSWORDS[name] + "\n")
