@@ -155,7 +155,17 @@ def _task(db: Engine, settings: Settings, page_id: int, templates: dict, engine)
                         template=template, book_year=book.year_from, book_year_to=book.year_to,
                         book_place=BookPlace(book.commune, book.district, book.province), dpi=settings.render_dpi,
                         max_pixels=settings.max_pixels, engine=engine,
-                        second_reader=settings.second_reader)
+                        second_reader=settings.second_reader, book_volume=book.volume or None,
+                        **reading_settings(settings))
+
+
+def reading_settings(settings: Settings) -> dict:
+    """The settings that change what a page yields, as its task and the run's stored
+    parameters carry them (the folder of the best model only when that model is used)."""
+    best = settings.ocr_model == "best"
+    return {"ocr_model": settings.ocr_model,
+            "tessdata_best_dir": str(settings.tessdata_best_dir) if best else None,
+            "accept_probability": settings.accept_probability}
 
 
 def _reason(error: str) -> str:
@@ -352,7 +362,8 @@ def process_books(
 def _start_run(db: Engine, settings: Settings, workers: int) -> tuple[int, datetime]:
     """A ``stage_runs`` row for this run (outcome ``running``): its id and start time."""
     params = {"workers": workers, "dpi": settings.render_dpi, "versions": stage_versions(),
-              "second_reader": settings.second_reader}
+              "max_pixels": settings.max_pixels,
+              "second_reader": settings.second_reader, **reading_settings(settings)}
     params_hash = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
     started = datetime.now(timezone.utc)
     with session_scope(db, write_lock=True) as session:

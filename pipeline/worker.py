@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 
 from pipeline.clean.places import BookPlace
 from pipeline.errors import HotichError
@@ -33,6 +35,23 @@ class PageTask:
     book_place: BookPlace | None = None  # the book's commune, district, province: bare names
     second_reader: bool = False  # read value crops with the neural reader too (when installed)
     book_year_to: int | None = None  # last year of a book spanning several (None: one year)
+    book_volume: str | None = None  # the book's Quyển số as ingested, checked against the header
+    # Settings that change what a page yields travel with it (and into the run's parameters),
+    # so a Dask worker on another machine reads and accepts as the driver would, whatever its
+    # own environment says (Settings.ocr_model, tessdata_best_dir, accept_probability).
+    ocr_model: str = "fast"
+    tessdata_best_dir: str | None = None
+    accept_probability: float | None = None  # None: the calibration's own threshold
+
+
+@lru_cache(maxsize=4)
+def tesseract_engine(model: str, tessdata_best_dir: str | None):
+    """One Tesseract engine per model in a worker process: making one asks the binary for its
+    version and languages, which costs more than it should once a page."""
+    from pipeline.ocr.tesseract import TesseractEngine
+
+    return TesseractEngine(model=model,
+                           tessdata_best_dir=Path(tessdata_best_dir) if tessdata_best_dir else None)
 
 
 def stage_versions() -> dict[str, str]:
@@ -43,7 +62,7 @@ def stage_versions() -> dict[str, str]:
 
 
 def account_result(records: list[ExtractedRecord], template: Template, fit: LayoutFit | None,
-                   year_problem: str | None = None,
+                   year_problem: str | None = None, book_problem: str | None = None,
                    ) -> tuple[list[ExtractedRecord], str | None]:
     """A cleaned page's records and the reason it needs attention (None: it may be ``done``).
 
@@ -65,6 +84,9 @@ def account_result(records: list[ExtractedRecord], template: Template, fit: Layo
     if year_problem:  # the header names another year than the book's (header.py)
         records = withhold_acceptance(records, f"Cần kiểm tra năm của sổ: {year_problem}")
         attention = "; ".join(filter(None, [attention, year_problem]))
+    if book_problem:  # the header names another commune or volume: maybe another book's page
+        records = withhold_acceptance(records, f"Cần kiểm tra trang có thuộc sổ này: {book_problem}")
+        attention = "; ".join(filter(None, [attention, book_problem]))
     return records, attention
 
 
@@ -76,7 +98,7 @@ def process_page(task: PageTask) -> PageResult:
     started = time.perf_counter()
     try:
         from pipeline.clean import normalize_page
-        from pipeline.clean.header import printed_year, year_disagreement
+        from pipeline.clean.header import book_disagreements, printed_year, year_disagreement
         from pipeline.ocr import read_page
 
         image = render_page(task.data, task.media_type, name=task.name, dpi=task.dpi,
@@ -88,17 +110,22 @@ def process_page(task: PageTask) -> PageResult:
             from pipeline.ocr.aster import shared_reader
 
             reader = shared_reader()  # None without the package: Tesseract alone
-        page = read_page(image, task.template, task.engine, dpi=dpi, reader=reader)
+        engine = task.engine or tesseract_engine(task.ocr_model, task.tessdata_best_dir)
+        page = read_page(image, task.template, engine, dpi=dpi, reader=reader)
         year_problem = year_disagreement(printed_year(page.words, image.shape[0]),
                                          task.book_year, task.book_year_to)
+        book_problem = book_disagreements(page.words, image.shape[0],
+                                          task.book_place.commune if task.book_place else None,
+                                          task.book_volume)
         # a page whose header names another year: no date is fitted toward either
         year = None if year_problem else task.book_year
         rows = normalize_page([r.fields for r in page.records], task.template, year,
-                              task.book_place, page.fit.score)
+                              task.book_place, page.fit.score, task.accept_probability)
         records = [ExtractedRecord(row=record.row, box=record.box, fields=fields)
                    for record, fields in zip(page.records, rows)]
         fit = page.fit
-        records, attention = account_result(records, task.template, fit, year_problem)
+        records, attention = account_result(records, task.template, fit, year_problem,
+                                            book_problem)
         return PageResult(page_id=task.page_id, records=records, words=page.words,
                           stage_versions={**stage_versions(), "ocr_detail": page.ocr_version}, seconds=time.perf_counter() - started,
                           width=image.shape[1], height=image.shape[0], attention=attention, fit=fit)

@@ -304,15 +304,21 @@ def _normalize_one(fv: FieldValue, kind: str, book_year: int | None = None,
     return replace(fv, value=value, status=status, confidence=confidence, note=note)
 
 
+#: ``normalize_record``'s threshold when its caller gives none: this process's settings.
+FROM_SETTINGS: float = -1.0
+
+
 def normalize_record(
     fields: dict[str, FieldValue], template: Template, book_year: int | None = None,
-    fit: float = 1.0,
+    fit: float = 1.0, accept: float | None = FROM_SETTINGS,
 ) -> dict[str, FieldValue]:
     """Every field of one entry cleaned by its template kind; inputs are not mutated.
 
     Fields the template does not know are cleaned as free text rather than dropped. ``fit``
     is how well the page fit its template (the reader's ``LayoutFit.score``), a feature of
-    each field's calibrated confidence.
+    each field's calibrated confidence. ``accept`` is the probability from which a field is
+    accepted unseen (None: the calibration's own threshold); the OCR worker passes the one
+    its task carries, so a remote worker accepts what the driver would.
 
     >>> from pipeline.templates import load_template
     >>> out = normalize_record({"sex": FieldValue("sex", "Nừ", None, "read", 0.9)},
@@ -321,7 +327,8 @@ def normalize_record(
     ('F', 'read')
     """
     out: dict[str, FieldValue] = {}
-    accept = get_settings().accept_probability  # once a record: reading settings is not free
+    if accept == FROM_SETTINGS:
+        accept = get_settings().accept_probability  # once a record: reading it is not free
     for name, fv in ages_from_names(fields).items():
         try:
             kind = template.kind_of(name)

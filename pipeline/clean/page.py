@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import date, timedelta
 
 from pipeline.clean.dates import clear_best, digit_slip_cost
-from pipeline.clean.normalize import normalize_record, resolve_dittos
+from pipeline.clean.normalize import FROM_SETTINGS, normalize_record, resolve_dittos
 from pipeline.clean.places import BookPlace, resolve_places
 from pipeline.clean.rules import apply_findings, check_record, full_date
 from pipeline.templates import Template
@@ -27,9 +27,11 @@ BIRTH_SPAN = timedelta(days=366)  # a birth is registered within about a year (l
 
 def normalize_page(rows: list[dict[str, FieldValue]], template: Template,
                    book_year: int | None = None, book_place: BookPlace | None = None,
-                   fit: float = 1.0) -> list[dict[str, FieldValue]]:
+                   fit: float = 1.0, accept: float | None = FROM_SETTINGS,
+                   ) -> list[dict[str, FieldValue]]:
     """Every entry of one page cleaned, in page order (what the OCR worker stores); ``fit``
-    is the reader's ``LayoutFit.score`` for the page, which each field's confidence weighs.
+    is the reader's ``LayoutFit.score`` for the page, which each field's confidence weighs;
+    ``accept`` as in ``normalize_record``.
 
         >>> from pipeline.templates import load_template
         >>> rows = [{"registration_no": FieldValue("registration_no", n, None, "read", 0.95)}
@@ -39,8 +41,8 @@ def normalize_page(rows: list[dict[str, FieldValue]], template: Template,
     """
     if template.layout == "ledger":
         rows = resolve_dittos(rows)
-    records = [resolve_places(normalize_record(fields, template, book_year, fit), template,
-                              book_year, book_place) for fields in rows]
+    records = [resolve_places(normalize_record(fields, template, book_year, fit, accept),
+                              template, book_year, book_place) for fields in rows]
     records = check_registration_order(records)
     if template.book_type == "birth":
         records = [fit_birth_to_registration(record) for record in records]

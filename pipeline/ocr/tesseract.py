@@ -66,11 +66,16 @@ class TesseractEngine(OcrEngine):
     name = "tesseract"
 
     def __init__(self, lang: str = "vie", *, thresholding_method: int = 2, extra_config: str = "",
-                 model: str | None = None):
+                 model: str | None = None, tessdata_best_dir: Path | None = None):
         os.environ.setdefault("OMP_THREAD_LIMIT", "1")
-        settings = get_settings()
-        self.model = model or settings.ocr_model
-        self.tessdata_dir = settings.tessdata_best_dir if self.model == "best" else None
+        if model is None or (model == "best" and tessdata_best_dir is None):
+            # only what the caller left out comes from this process's environment: a page
+            # task carries both, so a remote worker reads with the driver's model
+            settings = get_settings()
+            model = model or settings.ocr_model
+            tessdata_best_dir = tessdata_best_dir or settings.tessdata_best_dir
+        self.model = model
+        self.tessdata_dir = tessdata_best_dir if model == "best" else None
         self.lang = lang
         self.thresholding_method = thresholding_method
         self.extra_config = extra_config
@@ -96,6 +101,7 @@ class TesseractEngine(OcrEngine):
                 self._numbers = TesseractEngine(
                     "eng", thresholding_method=self.thresholding_method,
                     extra_config=self.extra_config, model=self.model,
+                    tessdata_best_dir=self.tessdata_dir,
                 )
             except MissingDependency:  # no 'eng' model: digits are read with vie alone
                 self._numbers = self
