@@ -1,7 +1,7 @@
 """Reproducible OCR benchmark: our pipeline vs. raw whole-page Tesseract on a seeded generated set.
 
     .venv/bin/python bench/ocr.py [--pages-per-case 3] [--seed 1] [--split both|tune|holdout]
-                                  [--workers 2] [--layouts birth_form,birth_ledger]
+                                  [--workers 2] [--layouts birth_form,birth_ledger|all]
                                   [--captures clean,moderate,heavy,phone] [--faces typewriter,hand]
                                   [--printing random|classic]
 
@@ -64,11 +64,18 @@ os.environ["OMP_THREAD_LIMIT"] = "1"  # inherited by the pool's processes and th
 
 from pipeline.evaluate import Accuracy, score_rows  # noqa: E402
 
-TEMPLATES = ("birth_form", "birth_ledger")
+TEMPLATES = ("birth_form", "birth_ledger", "marriage_form", "marriage_ledger", "death_form",
+             "death_ledger")
+#: what runs without --layouts: the births, as the README's figures (marriage and death books,
+#: issue 18: --layouts all)
+DEFAULT_LAYOUTS = ("birth_form", "birth_ledger")
 CAPTURES = ("clean", "moderate", "heavy", "phone")
 FACES = ("typewriter", "hand")
 HALVES = ("tune", "holdout")
+# New templates go last: a case's number seeds its pages, so the births' pages stay the same.
 CASES = [(t, c, f) for t in TEMPLATES for c in CAPTURES for f in FACES]
+#: Issue 18: fields right on held-out marriage and death pages within this of births.
+TYPE_GAP = 0.02
 METHODS = ("hotich", "tesseract alone", "asterocr alone", "raw tesseract")
 SECOND_READER = False  # bench/ocr.py --second-reader; the forked pool's workers inherit it
 #: The variants one hotich read yields: both readers combined (hotich), and each reader's own
@@ -607,6 +614,8 @@ def render(result: dict, args) -> str:
     lines.append(f"{'peak memory per worker (MB)':40} {'≤700':>7} {peak:7.0f} "
                  f"{'✓' if peak <= 700 else '✗'}   (Python {worker:.0f} + its Tesseract "
                  f"{result['tesseract_kb'] / 1024:.0f} on the largest page)")
+    if len({t.split("_")[0] for t in args.layouts}) > 1:
+        lines += ["", render_book_types(result)]
     if SECOND_READER:
         lines += ["", "readers (issue 16): each reader alone and the combination, same pages, "
                   "same clean stage; 'asterocr alone' is the neural reading where it was asked "
@@ -615,6 +624,42 @@ def render(result: dict, args) -> str:
     if errors:
         lines += ["", f"{len(errors)} page(s) failed:"] + [f"  {e}" for e in errors[:10]]
     return "\n".join(lines)
+
+def render_book_types(result: dict) -> str:
+    """acc≠∅ per book type and layout, per half, and issue 18's target: marriage and death
+    pages read within TYPE_GAP of births on the held-out half."""
+    types = sorted({t.split("_")[0] for t, *_ in result["groups"]},
+                   key=lambda t: ("birth", "marriage", "death").index(t))
+    lines = [f"{'book type (issue 18)':22} {'half':8} {'pages':>5} {'form':>7} {'ledger':>7} "
+             f"{'all':>7} {'accepted':>8} {'right':>7}"]
+    share = {}
+    for half in HALVES:
+        for kind in types:
+            cells = {}
+            for layout in ("form", "ledger"):
+                p = _pooled(result, half=half, template=f"{kind}_{layout}")["hotich"]
+                cells[layout] = p.accuracy if p.pages else math.nan
+            total = Score()
+            for layout in ("form", "ledger"):
+                total.add(_pooled(result, half=half, template=f"{kind}_{layout}")["hotich"])
+            if not total.pages:
+                continue
+            share[(kind, half)] = total.accuracy
+            accepted = total.accepted / total.routed if total.routed else math.nan
+            right = total.accepted_right / total.accepted if total.accepted else math.nan
+            lines.append(f"{kind:22} {half:8} {total.pages:>5} {_pct(cells['form']):>7} "
+                         f"{_pct(cells['ledger']):>7} {_pct(total.accuracy):>7} "
+                         f"{_pct(accepted):>8} {_pct(right):>7}")
+    births = share.get(("birth", "holdout"))
+    for kind in types:
+        held = share.get((kind, "holdout"))
+        if kind == "birth" or births is None or held is None:
+            continue
+        ok = held >= births - TYPE_GAP
+        lines.append(f"target: {kind} held-out within {TYPE_GAP:.0%} of births: "
+                     f"{_pct(held)} against {_pct(births)} {'✓' if ok else '✗'}")
+    return "\n".join(lines)
+
 
 def render_readers(result: dict, workers: int) -> str:
     """acc≠∅ per capture and face, acceptance and speed for each reader variant, per half."""
@@ -650,7 +695,9 @@ def parse_args(argv: list[str] | None = None):
     ap.add_argument("--split", choices=("both", "tune", "holdout"), default="both")
     ap.add_argument("--printing", choices=("random", "classic"), default="random")
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--layouts", default=",".join(TEMPLATES))
+    ap.add_argument("--layouts", default=",".join(DEFAULT_LAYOUTS),
+                    help="templates to read, comma-separated, or 'all' (births, marriages, "
+                         "deaths; a table by book type is added)")
     ap.add_argument("--captures", default=",".join(CAPTURES))
     ap.add_argument("--faces", default=",".join(FACES))
     ap.add_argument("--model", choices=("fast", "best"), default=None,
@@ -669,6 +716,8 @@ def parse_args(argv: list[str] | None = None):
     ap.add_argument("--accepted-errors", action="store_true",
                     help="also list the fields accepted without review that are wrong")
     args = ap.parse_args(argv)
+    if args.layouts == "all":
+        args.layouts = ",".join(TEMPLATES)
     for name, known in (("layouts", TEMPLATES), ("captures", CAPTURES), ("faces", FACES)):
         chosen = tuple(x for x in getattr(args, name).split(",") if x)
         bad = set(chosen) - set(known)

@@ -50,6 +50,16 @@ class DemoOutcome:
             total.add(book.accuracy)
         return total
 
+    def worst_fields(self, n: int = 5) -> list[str]:
+        """The fields read wrong most often, each by its label on the form ("Họ và tên cha
+        (3)"): archive staff know the fields by what the book prints, not by column names."""
+        from pipeline.review.screen import field_label
+        from pipeline.templates import load_template
+
+        form = load_template("birth_form")
+        return [f"{field_label(form, name)} ({count})"
+                for name, count in self.accuracy.wrong_by_field.most_common(n)]
+
 
 def run_demo(db: Engine, settings: Settings, *, workers: int = 2, seed: int = DEMO_SEED,
              say: Callable[[str], None] = print,

@@ -6,16 +6,23 @@ import sys
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, PrivateAttr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+WORKSPACE = Path("hotich-data")
+#: Where workspaces were made before 2026-12 (the folder of the shipped reference data).
+OLD_WORKSPACE = Path("data")
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HOTICH_", extra="ignore")
 
     home: Path = Field(
-        default=Path("data"),
-        description="Workspace folder: database, stored scans, exports.",
+        default=WORKSPACE,
+        description="Workspace folder: database, stored scans, exports. Not the package's "
+        "`data/` folder, which holds the reference data it ships (a workspace there left "
+        "runs' files among them); a workspace made there before keeps being used.",
     )
     db_url: str | None = Field(
         default=None,
@@ -76,6 +83,23 @@ class Settings(BaseSettings):
         default=Path(sys.prefix) / "share" / "hotich" / "tessdata",
         description="Folder holding the tessdata_best `vie` model (and links to eng, osd).",
     )
+
+    _old_workspace: bool = PrivateAttr(default=False)
+
+    @model_validator(mode="after")
+    def _keep_an_old_workspace(self) -> Settings:
+        """A workspace made under the old default (``./data``) goes on being used when no new
+        one exists, so moving the default loses nobody's database; ``old_workspace`` tells
+        the CLI to say so."""
+        if ("home" not in self.model_fields_set and not WORKSPACE.exists()
+                and (OLD_WORKSPACE / "hotich.db").exists()):
+            self.home = OLD_WORKSPACE
+            self._old_workspace = True
+        return self
+
+    @property
+    def old_workspace(self) -> bool:
+        return self._old_workspace
 
     @property
     def database_url(self) -> str:

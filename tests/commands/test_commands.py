@@ -10,6 +10,10 @@ import openpyxl
 import pytest
 from PIL import Image
 
+# the place and volume the book is ingested under, printed in its pages' header (which
+# `process` checks against the book's)
+HEADER = {"commune": "Hưng Dũng", "district": "Hưng Nguyên", "volume": 1}
+
 BOOK = ["--template", "birth_form", "--commune", "Hưng Dũng", "--district", "Hưng Nguyên",
         "--province", "Nghệ Tĩnh", "--year", "1978", "--volume", "1", "--book-id", "HD-KS-1978-1"]
 
@@ -140,7 +144,7 @@ def test_status_lists_books_and_failures(run, tmp_path):
 def test_process_reads_a_generated_book(run, workspace, tmp_path):
     from pipeline.samplegen import BookSpec, generate_book
 
-    truth = generate_book(BookSpec(seed=5, template="birth_form", pages=1, degradation="clean",
+    truth = generate_book(BookSpec(**HEADER, seed=5, template="birth_form", pages=1, degradation="clean",
                                    face="typewriter", year=1978), tmp_path / "book")
     assert run("ingest", tmp_path / "book" / "book.pdf", *BOOK).exit_code == 0
     result = run("process", "--workers", "0")
@@ -170,6 +174,9 @@ def test_demo_runs_the_whole_chain_and_reports_accuracy(run, workspace):
     match = re.search(r"Độ chính xác trường \(giá trị chuẩn hóa\): ([\d,]+) %", result.output)
     assert match and float(match.group(1).replace(",", ".")) >= 90.0, result.output
     assert "…" not in result.output
+    # the fields read wrong most often, by the label the book prints, not a column name
+    worst = re.search(r"Trường sai nhiều nhất: (.*)", result.output)
+    assert worst is None or not re.search(r"[a-z]+_[a-z]+", worst.group(1)), worst.group(1)
     rows = list(csv.DictReader((workspace / "exports" / "demo-records.csv").open(encoding="utf-8")))
     assert len(rows) == 39 and sum(1 for r in rows if r["citizen_id"]) >= 25
     status = run("status")
@@ -180,7 +187,7 @@ def test_status_reports_the_numbers_of_a_lost_page(run, tmp_path):
     """Page 2 of a book never scanned: its registration numbers show up as a gap."""
     from pipeline.samplegen import BookSpec, generate_book
 
-    truth = generate_book(BookSpec(seed=11, template="birth_form", pages=3, degradation="clean",
+    truth = generate_book(BookSpec(**HEADER, seed=11, template="birth_form", pages=3, degradation="clean",
                                    face="typewriter"), tmp_path / "book")
     pages = tmp_path / "book" / "pages"
     assert run("ingest", pages / "page-001.png", pages / "page-003.png", *BOOK).exit_code == 0
