@@ -8,6 +8,10 @@ every other field supports. This module finds them in the text only; ``normalize
 moves a parent's age into ``father_age``/``mother_age`` and the raw reading is kept as it was.
 The matcher runs the same ``clean_name_text`` over both sides, so the population's names are
 compared in the same shape.
+
+The name lexicon decides splits and relation words; each function takes the one the run uses
+(``lexicon``, default: ``name_lexicon()`` — the learned one once installed), and the caches
+below are per lexicon, so a newly learned lexicon is not answered from the old one's cache.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import re
 from functools import lru_cache
 
 from pipeline.clean.fields import normalize_age
-from pipeline.clean.lexicon import name_lexicon
+from pipeline.clean.lexicon import NameLexicon, name_lexicon
 from pipeline.clean.syllables import is_valid_syllable
 from pipeline.clean.text import collapse_spaces, folded_key, nfc, strip_marks
 
@@ -75,7 +79,7 @@ def split_age(text: str) -> tuple[str, str | None]:
     return ("" if whole else text[:m.start()].rstrip(" ,;(-–—")), age
 
 
-def strip_relation(text: str) -> str:
+def strip_relation(text: str, lexicon: NameLexicon | None = None) -> str:
     """A name without the ``Ông``/``Bà``/``Cha``/``Mẹ`` a clerk wrote before it.
 
     Dropped only when a known surname (marks or not) other than Văn/Thị follows and at least
@@ -87,25 +91,23 @@ def strip_relation(text: str) -> str:
     """
     words = text.split()
     if len(words) >= 4 and words[0].rstrip(":.,").casefold() in _RELATION_WORDS \
-            and folded_key(words[1]) in _folded_surnames() \
+            and folded_key(words[1]) in _folded_surnames(lexicon or name_lexicon()) \
             and folded_key(words[1]) not in _MIDDLE_ONLY:
         return " ".join(words[1:])
     return text
 
 
-@lru_cache(maxsize=1)
-def _folded_surnames() -> frozenset[str]:
+@lru_cache(maxsize=4)
+def _folded_surnames(lexicon: NameLexicon) -> frozenset[str]:
     """Surnames without marks: ``Bà Le Thi Hoa`` lost them, ``Bà`` still says what it is."""
-    return frozenset(folded_key(w) for w in name_lexicon().surnames.words.values())
+    return frozenset(folded_key(w) for w in lexicon.surnames.words.values())
 
 
-def _in_names(word: str) -> bool:
-    lex = name_lexicon()
+def _in_names(word: str, lex: NameLexicon) -> bool:
     return word in lex.surnames or word in lex.middle or word in lex.given
 
 
-@lru_cache(maxsize=1 << 16)
-def split_word(word: str) -> tuple[str, ...]:
+def split_word(word: str, lexicon: NameLexicon | None = None) -> tuple[str, ...]:
     """The syllables of a word typed without its spaces, or the word alone when unsure.
 
     A split is taken only when the whole is not one valid syllable and every part is: at a
@@ -119,6 +121,11 @@ def split_word(word: str) -> tuple[str, ...]:
     >>> split_word("LưuThị"), split_word("NGUYỄNVĂN"), split_word("Nguyễu")
     (('Lưu', 'Thị'), ('NGUYỄN', 'VĂN'), ('Nguyễu',))
     """
+    return _split_word(word, lexicon or name_lexicon())
+
+
+@lru_cache(maxsize=1 << 16)
+def _split_word(word: str, lexicon: NameLexicon) -> tuple[str, ...]:
     if len(word) < 4 or not word.isalpha() or is_valid_syllable(word):
         return (word,)
     camel = [i for i in range(1, len(word)) if word[i].isupper() and word[i - 1].islower()]
@@ -129,7 +136,7 @@ def split_word(word: str) -> tuple[str, ...]:
     if strip_marks(word) == word:
         return (word,)  # THUAN is Thuận without its marks far more often than Thu + An
     splits = sorted((len(parts), parts) for parts in _splits(word, 3)
-                    if all(_in_names(p) for p in parts))
+                    if all(_in_names(p, lexicon) for p in parts))
     if not splits or len(splits) > 1 and splits[1][0] == splits[0][0]:
         return (word,)  # none, or two as short (ANHƯNG: An Hưng or Anh Ưng): no telling
     return splits[0][1]
@@ -149,16 +156,17 @@ def _splits(word: str, most: int) -> list[tuple[str, ...]]:
     return out
 
 
-def unglue_words(text: str) -> str:
+def unglue_words(text: str, lexicon: NameLexicon | None = None) -> str:
     """Every glued word of a name split into its syllables (``split_word``).
 
     >>> unglue_words("NGUYỄNVĂN HỮU THỌ")
     'NGUYỄN VĂN HỮU THỌ'
     """
-    return " ".join(part for word in text.split() for part in split_word(word))
+    lexicon = lexicon or name_lexicon()
+    return " ".join(part for word in text.split() for part in _split_word(word, lexicon))
 
 
-def clean_name_text(text: str) -> tuple[str, str | None]:
+def clean_name_text(text: str, lexicon: NameLexicon | None = None) -> tuple[str, str | None]:
     """A name field's text without age and relation word, glued words split; and the age.
 
     Idempotent: cleaning the cleaned name changes nothing.
@@ -166,5 +174,6 @@ def clean_name_text(text: str) -> tuple[str, str | None]:
     >>> clean_name_text("Bà LưuThị Thanh, 33 tuổi")
     ('Lưu Thị Thanh', '33 tuổi')
     """
+    lexicon = lexicon or name_lexicon()
     name, age = split_age(text)
-    return strip_relation(unglue_words(name)), age
+    return strip_relation(unglue_words(name, lexicon), lexicon), age

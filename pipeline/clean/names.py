@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import re
 
-from pipeline.clean.text import collapse_spaces, nfc, non_vietnamese_chars
+from pipeline.clean.text import (
+    canonical_tones,
+    collapse_spaces,
+    nfc,
+    non_vietnamese_chars,
+)
 
 # Leader lines (dots, underscores) and stray punctuation OCR reads before or after a value.
 _EDGE_JUNK = " \t.·•…_,;:|~`'\"“”‘’*-–—=+^°"
@@ -55,3 +60,18 @@ def normalize_name(raw: str) -> tuple[str | None, str | None]:
     if odd:
         notes.append("Tên có ký tự lạ: " + " ".join(odd))
     return value, "; ".join(notes) or None
+
+
+def clean_name(raw: str | None) -> str | None:
+    """The form names are compared and counted in: ``normalize_name``'s value (NFC, single
+    spaces, capitalised words) with one tone-placement style, so ``Hoà`` and ``Hòa`` are one
+    name. Unlike ``name_key`` it keeps capitals and i/y as written, so it can be shown;
+    the stored name beside it keeps the tone placement as imported.
+
+    >>> clean_name("  NGUYỄN  thị hoà ")
+    'Nguyễn Thị Hòa'
+    >>> clean_name("....") is None
+    True
+    """
+    value = normalize_name(raw or "")[0]
+    return nfc(canonical_tones(value)) if value else None

@@ -32,10 +32,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from pipeline.clean.lexicon import NameLexicon
 from pipeline.match.blocking import PASSES, candidate_pairs
 from pipeline.match.compare import COMPARISONS, MISSING, comparison_levels
-from pipeline.match.keys import encode_pair, person_keys
-from pipeline.match.review_band import PERSONAL, review_worth
+from pipeline.match.keys import encode_pair, person_keys, population_lexicon
 from pipeline.match.model import (
     RANDOM_PAIRS,
     MatchModel,
@@ -45,8 +45,10 @@ from pipeline.match.model import (
     pair_weights,
     term_shares,
 )
+from pipeline.match.review_band import PERSONAL, review_worth
 
-ENGINE_VERSION = "fs-3"  # fs-3: auto threshold from the run's own scores, guarded EM, review worth
+ENGINE_VERSION = "fs-4"  # fs-4: names cleaned with the lexicon learned from the population
+# fs-3: auto threshold from the run's own scores, guarded EM, review worth
 # fs-2: year-off date levels, bounded disagreement, two-field blocking
 AUTO_PROBABILITY = 0.999
 REVIEW_PROBABILITY = 0.5
@@ -192,16 +194,21 @@ def _vetoed(levels: np.ndarray) -> np.ndarray:
 
 
 def score_pairs(records: pd.DataFrame, citizens: pd.DataFrame, *, seed: int = 0,
-                model: MatchModel | None = None) -> ScoredPairs:
+                model: MatchModel | None = None, lexicon: NameLexicon | None = None
+                ) -> ScoredPairs:
     """Candidate pairs of ``records`` × ``citizens`` scored by a model learned on them.
 
     The model (u from random pairs, m and λ by EM, term frequencies from the citizens) is
-    learned from these two frames, without labels, unless ``model`` is given.
+    learned from these two frames, without labels, unless ``model`` is given. So is the name
+    lexicon names are cleaned with (``keys.population_lexicon``), unless ``lexicon`` is given
+    (``hotich match`` gives the one stored by the population import).
     """
     records = records.reset_index(drop=True)
     citizens = citizens.reset_index(drop=True)
-    rk, ck, vocab = encode_pair(person_keys(records, population=False),
-                                person_keys(citizens, population=True))
+    if lexicon is None:
+        lexicon = population_lexicon(citizens["full_name"])
+    rk, ck, vocab = encode_pair(person_keys(records, population=False, lexicon=lexicon),
+                                person_keys(citizens, population=True, lexicon=lexicon))
     ri, ci, mask, per_pass = candidate_pairs(rk, ck)
     levels = _levels(rk, ck, ri, ci, vocab)
     if model is None:
@@ -235,8 +242,8 @@ def score_pairs(records: pd.DataFrame, citizens: pd.DataFrame, *, seed: int = 0,
 
 
 def link_frames(records: pd.DataFrame, citizens: pd.DataFrame, *, seed: int = 0,
-                model: MatchModel | None = None, thresholds: Thresholds | None = None
-                ) -> LinkResult:
+                model: MatchModel | None = None, thresholds: Thresholds | None = None,
+                lexicon: NameLexicon | None = None) -> LinkResult:
     """Links of every record: ``auto`` (at most one per record), ``needs_review`` candidates.
 
     ``records`` and ``citizens`` carry the canonical columns (SPEC §4: full_name, sex,
@@ -246,7 +253,7 @@ def link_frames(records: pd.DataFrame, citizens: pd.DataFrame, *, seed: int = 0,
     distribution (``calibration.choose_min_score``); the model's stored thresholds, when it
     has them, are used as they are.
     """
-    scored = score_pairs(records, citizens, seed=seed, model=model)
+    scored = score_pairs(records, citizens, seed=seed, model=model, lexicon=lexicon)
     if thresholds is None and model is not None and model.thresholds:
         stored = model.thresholds
         thresholds = Thresholds(stored.get("auto_probability", AUTO_PROBABILITY),

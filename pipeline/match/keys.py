@@ -12,6 +12,10 @@ relation word written with the name dropped, glued words split by the syllable s
 small letter. A name written without any diacritics is marked as having lost them:
 then ``Hung`` may be ``Hùng`` or ``Hưng``, while two marked names that fold alike but differ
 (``Hùng``/``Hưng``) are different names.
+
+The name lexicon that cleaning consults (which words are names, to split ``ĐÌNHTHẮNG`` and
+to tell ``Bà`` from a surname) is the run's: learned from the population at hand
+(``population_lexicon``) or stored by the import, given once and passed down to every name.
 """
 
 from __future__ import annotations
@@ -24,6 +28,13 @@ import numpy as np
 import pandas as pd
 
 from pipeline.clean.book_names import clean_name_text
+from pipeline.clean.lexicon import (
+    NAME_ROLES,
+    NameLexicon,
+    count_name_words,
+    learned_name_lexicon,
+    name_lexicon,
+)
 from pipeline.clean.syllables import is_valid_syllable
 from pipeline.clean.text import folded_key, name_key
 
@@ -45,11 +56,11 @@ def _word_keys(word: str) -> tuple[str, str]:
     return name_key(word), folded_key(word)
 
 
-def _name_parts(name: str) -> tuple[str, str, str, str, str, str, bool, bool, bool]:
+def _name_parts(name: str, lexicon: NameLexicon) -> tuple[str, str, str, str, str, str, bool, bool, bool]:
     """(surname, middle, given) keys, then the same folded, then whether marks were lost, then
     whether the surname and the given name are Vietnamese syllables (a word that is not was
     misread: ``Nguyễu``, ``Hca``)."""
-    pairs = [_word_keys(w) for w in _unglue(clean_name_text(name)[0]).split()]
+    pairs = [_word_keys(w) for w in _unglue(clean_name_text(name, lexicon)[0]).split()]
     pairs = [(k, f) for k, f in pairs if f]  # words of junk that fold to nothing
     if not pairs:
         return "", "", "", "", "", "", False, True, True
@@ -70,10 +81,11 @@ def _valid(word: str) -> bool:
 NAME_PARTS = ("sur", "mid", "giv", "fsur", "fmid", "fgiv", "lost", "vsur", "vgiv")
 
 
-def name_columns(names: pd.Series, prefix: str) -> pd.DataFrame:
+def name_columns(names: pd.Series, prefix: str, lexicon: NameLexicon | None = None) -> pd.DataFrame:
     """The name parts of a column of names, one computation per distinct name."""
+    lexicon = lexicon or name_lexicon()
     codes, uniques = pd.factorize(names.fillna("").astype(str))
-    parts = [_name_parts(u) for u in uniques]
+    parts = [_name_parts(u, lexicon) for u in uniques]
     table = pd.DataFrame(parts, columns=NAME_PARTS) if parts else pd.DataFrame(columns=NAME_PARTS)
     out = table.iloc[np.where(codes < 0, 0, codes)].reset_index(drop=True) if len(table) else \
         pd.DataFrame({c: [""] * len(names) for c in NAME_PARTS})
@@ -176,11 +188,26 @@ def encode_pair(records: pd.DataFrame, citizens: pd.DataFrame) -> tuple[pd.DataF
     return r_out, c_out, vocab
 
 
-def person_keys(frame: pd.DataFrame, *, population: bool) -> pd.DataFrame:
-    """All comparison keys of one side (records, or citizens with ``population=True``)."""
-    out = [name_columns(frame["full_name"], "n"),
-           _with_full(name_columns(frame.get("father_name", pd.Series([""] * len(frame))), "f"), "f"),
-           _with_full(name_columns(frame.get("mother_name", pd.Series([""] * len(frame))), "m"), "m"),
+def population_lexicon(full_names: pd.Series) -> NameLexicon:
+    """The name lexicon learned from a population's names, as ``hotich population import``
+    learns it (``pipeline.match.population.learn_name_frequencies``): counted once per
+    distinct name, blended with the shipped list. Tone styles and capitals are evened out by
+    the lexicon's keys."""
+    counts: dict[str, dict[str, int]] = {role: {} for role in NAME_ROLES}
+    for name, n in full_names.dropna().astype(str).value_counts(sort=False).items():
+        count_name_words(name, counts, int(n))
+    return learned_name_lexicon(counts)
+
+
+def person_keys(frame: pd.DataFrame, *, population: bool, lexicon: NameLexicon | None = None
+                ) -> pd.DataFrame:
+    """All comparison keys of one side (records, or citizens with ``population=True``);
+    ``lexicon``: the run's name lexicon (default ``name_lexicon()``)."""
+    lexicon = lexicon or name_lexicon()
+    blank = pd.Series([""] * len(frame))
+    out = [name_columns(frame["full_name"], "n", lexicon),
+           _with_full(name_columns(frame.get("father_name", blank), "f", lexicon), "f"),
+           _with_full(name_columns(frame.get("mother_name", blank), "m", lexicon), "m"),
            date_columns(frame.get("birth_date", pd.Series([""] * len(frame))), "b",
                         placeholders=population),
            place_columns(frame.get("birth_place", pd.Series([""] * len(frame))), "p")]

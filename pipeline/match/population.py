@@ -8,6 +8,13 @@ file — is reported with its line number and skipped; good rows are kept. A ``c
 century/sex or year digits disagree with the row is kept with a warning. Citizens are keyed
 by ``citizen_id``: importing the same file again changes nothing, and a newer extract updates
 people in place (only the columns it has).
+
+Names are stored as imported (NFC, leader dots gone, capitalised; tone placement as written)
+and, beside them, in one tone-placement style (``*_clean``), which is what is compared and
+counted. After every import the family, middle and given names of all citizens are counted
+again (``learn_name_frequencies``) into ``name_frequencies``: the name lexicon learned from
+the population, which cleaning and matching use instead of the shipped list
+(``load_name_lexicon``; ``pipeline.clean.lexicon.learned_name_lexicon`` blends the two).
 """
 
 from __future__ import annotations
@@ -19,16 +26,22 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Engine
 
 from pipeline.clean import folded_key, name_key, parse_date
 from pipeline.clean.fields import normalize_sex
-from pipeline.clean.names import normalize_name
+from pipeline.clean.lexicon import (
+    NAME_ROLES,
+    NameLexicon,
+    count_name_words,
+    learned_name_lexicon,
+)
+from pipeline.clean.names import clean_name, normalize_name
 from pipeline.errors import BadInput
 from pipeline.storage.audit import audit
 from pipeline.storage.db import session_scope
-from pipeline.storage.models import Citizen
+from pipeline.storage.models import Citizen, NameFrequency
 from pipeline.tables import cell_text as _cell_text
 from pipeline.tables import open_table
 
@@ -49,9 +62,10 @@ PROVINCE_CODES = frozenset(
 
 # Which stored columns each input column feeds: a file without a column leaves it alone.
 _FEEDS = {
-    "full_name": ("full_name", "name_key", "name_folded"), "sex": ("sex",),
+    "full_name": ("full_name", "name_key", "name_folded", "name_clean"), "sex": ("sex",),
     "birth_date": ("birth_date", "birth_year"), "birth_place": ("birth_place",),
-    "father_name": ("father_name",), "mother_name": ("mother_name",),
+    "father_name": ("father_name", "father_name_clean"),
+    "mother_name": ("mother_name", "mother_name_clean"),
 }
 
 
@@ -143,10 +157,11 @@ def check_citizen_id(citizen_id: str, sex: str | None, birth_year: int | None) -
 # Names, dates and sexes repeat a lot across a million citizens; cleaning each distinct value
 # once makes the import several times faster. The caches are bounded, so memory stays flat.
 @lru_cache(maxsize=1 << 16)
-def _name(raw: str) -> tuple[str | None, str | None, str | None]:
-    """(stored name, comparison key, folded key)."""
+def _name(raw: str) -> tuple[str | None, str | None, str | None, str | None]:
+    """(stored name, comparison key, folded key, cleaned name)."""
     name = normalize_name(raw)[0]
-    return (name, name_key(name), folded_key(name)) if name else (None, None, None)
+    return (name, name_key(name), folded_key(name), clean_name(name)) if name \
+        else (None, None, None, None)
 
 
 _ISO_DATE = re.compile(r"\d{4}(?:-\d{2}-\d{2})?")
@@ -189,18 +204,19 @@ def _clean_row(row: dict[str, object]) -> tuple[dict[str, object] | None, str | 
             return None, f"cột {column} dài {len(text[column])} ký tự, tối đa {limit}", []
     if any("\ufffd" in v for v in text.values()):
         return None, "có ký tự không đọc được (sai bảng mã?)", []
-    name, key, folded = _name(text.get("full_name", ""))
+    name, key, folded, cleaned = _name(text.get("full_name", ""))
     if not name:
         return None, "thiếu họ tên", []
     birth_date = _date(text.get("birth_date", ""))
     sex = _sex(text.get("sex", ""))
     birth_year = int(birth_date[:4]) if birth_date else None
+    father, mother = _name(text.get("father_name", "")), _name(text.get("mother_name", ""))
     return {
         "citizen_id": citizen_id, "full_name": name, "name_key": key, "name_folded": folded,
-        "sex": sex, "birth_date": birth_date, "birth_year": birth_year,
+        "name_clean": cleaned, "sex": sex, "birth_date": birth_date, "birth_year": birth_year,
         "birth_place": (text.get("birth_place") or "").strip() or None,
-        "father_name": _name(text.get("father_name", ""))[0],
-        "mother_name": _name(text.get("mother_name", ""))[0],
+        "father_name": father[0], "father_name_clean": father[3],
+        "mother_name": mother[0], "mother_name_clean": mother[3],
     }, None, check_citizen_id(citizen_id, sex, birth_year)
 
 
@@ -247,10 +263,12 @@ def import_population(
         _upsert(db, chunk, fields, path.name, outcome)
     if on_chunk:
         on_chunk(outcome.rows - reported)
+    counts = learn_name_frequencies(db)
     with session_scope(db) as session:
         audit(session, "system:population", "population.import", "file", path.name,
               rows=outcome.rows, inserted=outcome.inserted, updated=outcome.updated,
-              errors=outcome.error_count, warnings=outcome.warning_count, encoding=name)
+              errors=outcome.error_count, warnings=outcome.warning_count, encoding=name,
+              name_words=sum(len(c) for c in counts.values()))
     return outcome
 
 
@@ -297,3 +315,71 @@ def _upsert(db: Engine, rows: dict[str, dict], fields: list[str], source: str,
             session.execute(update(Citizen), changed)
     outcome.inserted += len(new)
     outcome.updated += len(changed)
+
+
+# --- the name lexicon learned from the citizens ---------------------------------------------
+
+STREAM_ROWS = 20_000  # distinct names fetched at a time while counting
+
+
+def _distinct_names(db: Engine):
+    """(cleaned full name, citizens carrying it), streamed: the database groups the rows, so
+    memory holds one batch of distinct names, never the citizens. Rows imported before the
+    cleaned column existed are cleaned here, once per distinct name."""
+    queries = [
+        (select(Citizen.name_clean, func.count()).where(Citizen.name_clean.is_not(None))
+         .group_by(Citizen.name_clean), False),
+        (select(Citizen.full_name, func.count()).where(Citizen.name_clean.is_(None))
+         .group_by(Citizen.full_name), True),
+    ]
+    with db.connect() as conn:
+        for query, clean in queries:
+            result = conn.execution_options(stream_results=True, yield_per=STREAM_ROWS).execute(query)
+            for name, n in result:
+                name = clean_name(name) if clean else name
+                if name:
+                    yield name, int(n)
+
+
+def count_citizen_names(db: Engine) -> dict[str, dict[str, int]]:
+    """Per role (family / middle / given), how many citizens carry each word.
+
+    Only citizens' own names are counted, not their parents': a father of five would count
+    five times, and the lexicon's frequencies are those of people. Memory grows with the
+    distinct words (tens of thousands in a province), not with the citizens.
+    """
+    counts: dict[str, dict[str, int]] = {role: {} for role in NAME_ROLES}
+    for name, n in _distinct_names(db):
+        count_name_words(name, counts, n)
+    return counts
+
+
+def learn_name_frequencies(db: Engine) -> dict[str, dict[str, int]]:
+    """Count the citizens' names again and store the counts (``name_frequencies``).
+
+    The whole table is replaced from the whole citizens table, so importing the same file
+    twice, or two extracts in either order, leaves the same counts. Returns the counts.
+    """
+    counts = count_citizen_names(db)
+    rows = [{"role": role, "word": word, "count": n}
+            for role, words in counts.items() for word, n in words.items()]
+    with session_scope(db) as session:
+        session.execute(delete(NameFrequency))
+        for start in range(0, len(rows), CHUNK_ROWS):
+            session.execute(insert(NameFrequency), rows[start:start + CHUNK_ROWS])
+    return counts
+
+
+def load_name_lexicon(db: Engine) -> NameLexicon | None:
+    """The name lexicon learned from the imported population, or None when none was imported.
+
+    One query; whoever needs it loads it once per run and passes it down.
+    """
+    counts: dict[str, dict[str, int]] = {role: {} for role in NAME_ROLES}
+    with session_scope(db) as session:
+        for role, word, n in session.execute(select(NameFrequency.role, NameFrequency.word,
+                                                    NameFrequency.count)):
+            counts.setdefault(role, {})[word] = n
+    if not any(counts.values()):
+        return None
+    return learned_name_lexicon(counts)

@@ -5,6 +5,12 @@ decides, and the links are written with their score and explanation. The model u
 (weights, thresholds, blocking) is stored with the stage run and as JSON beside the results
 (``$HOTICH_HOME/match/run-<id>.json``). A link a reviewer confirmed or rejected is never
 touched: its record is left out of the run, and a confirmed citizen is not offered again.
+
+Names are cleaned with the name lexicon the population import learned (loaded once per run,
+``population.load_name_lexicon``; learned from the citizens read when none is stored), and
+the citizens' names are read in their cleaned form (one tone style) where the import stored it.
+Each queued link keeps what a reviewer's click on its record is worth (``review_worth``):
+the review app's queue is ordered by it.
 """
 
 from __future__ import annotations
@@ -16,11 +22,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Engine
 
+from pipeline.clean.lexicon import shipped_name_lexicon
 from pipeline.errors import NotFound
 from pipeline.match.engine import ENGINE_VERSION, link_frames
+from pipeline.match.keys import population_lexicon
+from pipeline.match.population import load_name_lexicon
 from pipeline.storage.audit import audit
 from pipeline.storage.db import session_scope
 from pipeline.storage.models import Book, Citizen, FieldValue, Link, Record, StageRun
@@ -63,10 +72,22 @@ def _records(session, book_ids: list[int], decided: set[int]) -> pd.DataFrame:
 
 
 def _citizens(session, excluded: set[int]) -> pd.DataFrame:
-    rows = session.execute(select(Citizen.id, Citizen.full_name, Citizen.sex, Citizen.birth_date,
-                                  Citizen.birth_place, Citizen.father_name, Citizen.mother_name))
+    """Citizens as the matcher reads them: names in their cleaned form where stored."""
+    rows = session.execute(select(Citizen.id, func.coalesce(Citizen.name_clean, Citizen.full_name),
+                                  Citizen.sex, Citizen.birth_date, Citizen.birth_place,
+                                  func.coalesce(Citizen.father_name_clean, Citizen.father_name),
+                                  func.coalesce(Citizen.mother_name_clean, Citizen.mother_name)))
     frame = pd.DataFrame(rows.all(), columns=["citizen_id", *RECORD_FIELDS])
     return frame[~frame["citizen_id"].isin(excluded)].reset_index(drop=True)
+
+
+def _run_lexicon(db: Engine, citizens: pd.DataFrame):
+    """The name lexicon of the whole run, loaded once: the one the population import stored;
+    for citizens imported before it was stored, learned from them as the import would."""
+    stored = load_name_lexicon(db)
+    if stored is not None:
+        return stored
+    return population_lexicon(citizens["full_name"]) if len(citizens) else shipped_name_lexicon()
 
 
 def match_books(db: Engine, *, book_code: str | None = None, home: Path | None = None
@@ -88,12 +109,14 @@ def match_books(db: Engine, *, book_code: str | None = None, home: Path | None =
         citizens = _citizens(session, confirmed)
     summary.kept_decisions = len(decided)
     summary.records = len(records)
-    result = link_frames(records, citizens) if len(records) and len(citizens) else None
+    lexicon = _run_lexicon(db, citizens)
+    result = link_frames(records, citizens, lexicon=lexicon) if len(records) and len(citizens) \
+        else None
     model = result.model.to_json() if result else {}
     if result is not None:
         summary.expected_precision = result.expected_precision
         summary.min_score = result.model.thresholds.get("min_score")
-    params = {"engine": ENGINE_VERSION, "model": model}
+    params = {"engine": ENGINE_VERSION, "model": model, "name_lexicon": lexicon.source}
     params_hash = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()
     with session_scope(db) as session:
         run = StageRun(stage="match", version=ENGINE_VERSION, params_hash=params_hash, params=params)
@@ -107,12 +130,14 @@ def match_books(db: Engine, *, book_code: str | None = None, home: Path | None =
         if result is not None:
             for row in result.links.itertuples(index=False):
                 status = row.status if row.rank == 1 or row.status == "auto" else "candidate"
+                worth = float(row.worth) if row.status == "needs_review" else None
                 session.add(Link(record_id=int(row.record_id), citizen_pk=int(row.citizen_id),
                                  score=float(row.score), status=status, rank=int(row.rank),
+                                 review_worth=worth,
                                  explanation={"probability": row.probability, "parts": row.explanation,
                                               # review_band.py: the review queue's order
-                                              **({"review_worth": float(row.worth)}
-                                                 if row.status == "needs_review" else {})},
+                                              **({"review_worth": worth} if worth is not None
+                                                 else {})},
                                  stage_run_id=run.id))
                 if row.rank == 1:
                     linked.add(int(row.record_id))

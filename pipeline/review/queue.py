@@ -2,8 +2,12 @@
 
 A record needs a person when the clean stage sent it to review (``needs_review``) or when
 the match stage left an uncertain or ambiguous link (a link still ``needs_review``), until a
-reviewer confirms it or postpones it to the exceptions list. Order: oldest book first, then
-page and row, so a book is finished page by page as the archive reads it.
+reviewer confirms it or postpones it to the exceptions list. Order: the records whose review
+changes most first — by the ``review_worth`` the match stage gave their queued link (the
+chance that a click gives the record its citizen, pipeline.match.review_band): a commune that
+only gets through the first part of a long queue spends it where clicks find citizens. Records
+with no queued link (only a field in doubt), and ties, keep the archive's order: oldest book
+first, then page and row, so a book is finished page by page as the archive reads it.
 
 A page can need a person too: one the process stage read but could not account for (no entry,
 fewer entries than its registration numbers imply, a printing that fits the template badly)
@@ -138,24 +142,48 @@ class Claims:
         return None
 
 
+def review_worth():
+    """SQL expression on ``Record``: what a click on it is worth, 0 without a queued link.
+
+    The highest ``review_worth`` of its links still ``needs_review`` (the match stage gives
+    all of a record's queued candidates the same worth; a link a reviewer decided no longer
+    counts). Worth is in (0, 1), so records with one come before those without.
+    """
+    worth = (select(func.max(Link.review_worth))
+             .where(Link.record_id == Record.id, Link.status == "needs_review")
+             .correlate(Record).scalar_subquery())
+    return func.coalesce(worth, 0.0)
+
+
+def queue_order(principal: Principal) -> list:
+    """ORDER BY of the queue: the reviewer's own records, then worth, then the archive's order."""
+    return [case((Record.assigned_to == principal.name, 0), else_=1), review_worth().desc(),
+            Book.created_at, Book.id, Page.page_no.is_(None), Page.page_no, Record.row, Record.id]
+
+
+def queued_records(session: Session, principal: Principal, *, book_id: int | None = None,
+                   limit: int | None = None) -> list[int]:
+    """Ids of the records in this user's queue, in the order they are offered."""
+    query = select(Record.id).where(needs_person(), visible_to(principal))
+    if book_id is not None:
+        query = query.where(Record.book_id == book_id)
+    query = (query.join(Book, Book.id == Record.book_id)
+             .outerjoin(Page, Page.id == Record.page_id)
+             .order_by(*queue_order(principal)))
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.scalars(query))
+
+
 def next_record(session: Session, principal: Principal, *, book_id: int | None = None,
                 skip: set[int] | frozenset[int] = frozenset()) -> int | None:
     """Id of the first record in the queue for this user, or None when it is empty.
 
-        >>> next_record(session, principal)          # oldest book, first page, first row
+        >>> next_record(session, principal)          # the record a click is worth most on
         17
     """
-    query = select(Record.id).where(needs_person(), visible_to(principal))
-    if book_id is not None:
-        query = query.where(Record.book_id == book_id)
-    # Records assigned to this reviewer come first, then the shared queue.
-    query = (query.join(Book, Book.id == Record.book_id)
-             .outerjoin(Page, Page.id == Record.page_id)
-             .order_by(case((Record.assigned_to == principal.name, 0), else_=1),
-                       Book.created_at, Book.id, Page.page_no.is_(None), Page.page_no,
-                       Record.row, Record.id))
     first_free = None
-    for (record_id,) in session.execute(query.limit(len(skip) + 50)):
+    for record_id in queued_records(session, principal, book_id=book_id, limit=len(skip) + 50):
         if record_id not in skip:
             return record_id
         first_free = first_free or record_id

@@ -267,8 +267,29 @@ class Citizen(Base):
     birth_place: Mapped[str | None] = mapped_column(Text)
     father_name: Mapped[str | None] = mapped_column(String(256))
     mother_name: Mapped[str | None] = mapped_column(String(256))
+    # The names above keep their tone placement as imported; these are the same names in one
+    # tone style (pipeline.clean.names.clean_name), what is compared and counted. NULL on rows
+    # imported before migration 0010 until the extract is imported again.
+    name_clean: Mapped[str | None] = mapped_column(String(256))
+    father_name_clean: Mapped[str | None] = mapped_column(String(256))
+    mother_name_clean: Mapped[str | None] = mapped_column(String(256))
     source_file: Mapped[str | None] = mapped_column(String(512))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class NameFrequency(Base):
+    """How many citizens carry a word as family, middle or given name: the name lexicon
+    learned from the population (pipeline.match.population, pipeline.clean.lexicon).
+
+    Recounted from the whole citizens table after every import, so importing the same
+    file again gives the same rows.
+    """
+
+    __tablename__ = "name_frequencies"
+
+    role: Mapped[str] = mapped_column(String(8), primary_key=True)  # family / middle / given
+    word: Mapped[str] = mapped_column(String(128), primary_key=True)  # as spelt, one tone style
+    count: Mapped[int] = mapped_column(Integer)
 
 
 class Link(Base):
@@ -286,6 +307,9 @@ class Link(Base):
     status: Mapped[str] = mapped_column(String(16))
     rank: Mapped[int] = mapped_column(Integer, default=1)
     explanation: Mapped[list | dict | None] = mapped_column(JSON)
+    # what a reviewer's click on the record is worth (pipeline.match.review_band), on links
+    # the matcher left to review; the review queue's order
+    review_worth: Mapped[float | None] = mapped_column(Float)
     stage_run_id: Mapped[int | None] = mapped_column(ForeignKey("stage_runs.id"))
     decided_by: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -46,3 +46,17 @@ def test_match_prints_the_expected_precision_and_stores_review_worth(run, worksp
     assert len(auto) > 300 and review
     assert all(0 <= link.explanation["review_worth"] <= 1 for link in review)
     assert all("review_worth" not in link.explanation for link in auto)
+    # the worth is a column too, and the review app's queue is in its order (highest first)
+    assert all(link.review_worth == link.explanation["review_worth"] for link in review)
+    assert all(link.review_worth is None for link in auto)
+    from pipeline.review.auth import Principal
+    from pipeline.review.queue import queued_records
+
+    worth = {link.record_id: link.review_worth for link in review}
+    with session_scope(engine) as s:
+        queue = queued_records(s, Principal(user_id=0, name="lan", role="reviewer", csrf_token="t",
+                                            session_id=0))
+    in_band = [rid for rid in queue if rid in worth]
+    assert set(in_band) == set(worth)
+    assert [worth[r] for r in in_band] == sorted(worth.values(), reverse=True)
+    assert queue[:len(in_band)] == in_band  # records with a queued link come first
