@@ -37,8 +37,10 @@ from sqlalchemy import ColumnElement, delete, exists, func, or_, select, true, u
 from sqlalchemy.engine import Engine
 
 from pipeline.clean import record_confidence, record_status
+from pipeline.clean.lexicon import NameLexicon
 from pipeline.clean.places import BookPlace
 from pipeline.executor import open_executor
+from pipeline.match.population import load_name_lexicon
 from pipeline.errors import NotFound
 from pipeline.ocr.archive_xml import ArchivePage, page_xml
 from pipeline.ocr.tesseract import words_to_tsv
@@ -128,15 +130,17 @@ def _reviewed_attention_pages(db: Engine, book_code: str | None) -> int:
         return session.scalar(query) or 0
 
 
-def _tasks(db: Engine, settings: Settings, page_ids: Iterable[int], engine=None) -> Iterator[PageTask]:
+def _tasks(db: Engine, settings: Settings, page_ids: Iterable[int], engine=None,
+           names: NameLexicon | None = None) -> Iterator[PageTask]:
     """Built lazily, one page at a time, so only the pages in flight are in memory (and, with
     ``page_ids`` claiming as it goes, only those are claimed)."""
     templates: dict[str, object] = {}
     for page_id in page_ids:
-        yield _task(db, settings, page_id, templates, engine)
+        yield _task(db, settings, page_id, templates, engine, names)
 
 
-def _task(db: Engine, settings: Settings, page_id: int, templates: dict, engine) -> PageTask:
+def _task(db: Engine, settings: Settings, page_id: int, templates: dict, engine,
+          names: NameLexicon | None = None) -> PageTask:
     # Its own transaction, over before the task is handed out: a read transaction left open
     # while a page is read elsewhere would keep SQLite's WAL from being checkpointed.
     with session_scope(db) as session:
@@ -156,7 +160,7 @@ def _task(db: Engine, settings: Settings, page_id: int, templates: dict, engine)
                         book_place=BookPlace(book.commune, book.district, book.province), dpi=settings.render_dpi,
                         max_pixels=settings.max_pixels, engine=engine,
                         second_reader=settings.second_reader, book_volume=book.volume or None,
-                        **reading_settings(settings))
+                        names=names, **reading_settings(settings))
 
 
 def reading_settings(settings: Settings) -> dict:
@@ -308,7 +312,10 @@ def process_books(
     if recheck:
         summary.kept = _reviewed_attention_pages(db, book_code)
     lease = settings.page_lease_seconds
-    run_id, started = _start_run(db, settings, workers)
+    # Names are cleaned with the lexicon learned from the imported population: loaded once a
+    # run, sent with every page (a worker keeps the first copy), named in the run's parameters.
+    names = load_name_lexicon(db)
+    run_id, started = _start_run(db, settings, workers, names)
     summary.stage_run_id = run_id
     owner = lease_owner(run_id)
     todo = _todo(scope, started, recheck)
@@ -328,7 +335,7 @@ def process_books(
                         if on_start:
                             on_start(_count(db, todo), executor.description)
                     pages = _claiming(db, owner, todo, lease, head)
-                    tasks = _tasks(db, settings, pages, ocr_engine)
+                    tasks = _tasks(db, settings, pages, ocr_engine, names)
                     for result in executor.imap_unordered(process_page, tasks):
                         written = _persist(db, result, run_id, settings.render_dpi, settings.home,
                                            recheck=recheck)
@@ -359,11 +366,13 @@ def process_books(
     return summary
 
 
-def _start_run(db: Engine, settings: Settings, workers: int) -> tuple[int, datetime]:
+def _start_run(db: Engine, settings: Settings, workers: int,
+               names: NameLexicon | None = None) -> tuple[int, datetime]:
     """A ``stage_runs`` row for this run (outcome ``running``): its id and start time."""
     params = {"workers": workers, "dpi": settings.render_dpi, "versions": stage_versions(),
-              "max_pixels": settings.max_pixels,
-              "second_reader": settings.second_reader, **reading_settings(settings)}
+              "max_pixels": settings.max_pixels, "second_reader": settings.second_reader,
+              "name_lexicon": names.fingerprint if names else "shipped",
+              **reading_settings(settings)}
     params_hash = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
     started = datetime.now(timezone.utc)
     with session_scope(db, write_lock=True) as session:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from pipeline.clean.lexicon import NameLexicon, using_name_lexicon
 from pipeline.clean.places import BookPlace
 from pipeline.errors import HotichError
 from pipeline.scans import render_page
@@ -42,6 +43,7 @@ class PageTask:
     ocr_model: str = "fast"
     tessdata_best_dir: str | None = None
     accept_probability: float | None = None  # None: the calibration's own threshold
+    names: NameLexicon | None = None  # learned from the population (None: the shipped one)
 
 
 @lru_cache(maxsize=4)
@@ -119,8 +121,9 @@ def process_page(task: PageTask) -> PageResult:
                                           task.book_volume)
         # a page whose header names another year: no date is fitted toward either
         year = None if year_problem else task.book_year
-        rows = normalize_page([r.fields for r in page.records], task.template, year,
-                              task.book_place, page.fit.score, task.accept_probability)
+        with using_name_lexicon(task.names):
+            rows = normalize_page([r.fields for r in page.records], task.template, year,
+                                  task.book_place, page.fit.score, task.accept_probability)
         records = [ExtractedRecord(row=record.row, box=record.box, fields=fields)
                    for record, fields in zip(page.records, rows)]
         fit = page.fit
