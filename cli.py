@@ -75,6 +75,10 @@ VERBOSE = False
 def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="In chi tiết lỗi (traceback).")):
     global VERBOSE
     VERBOSE = verbose
+    if get_settings().old_workspace:  # made under the old default, the shipped data/ folder
+        err_console.print("Ghi chú: đang dùng không gian làm việc cũ ./data; mặc định nay là "
+                          "./hotich-data (chuyển thư mục sang đó, hoặc đặt HOTICH_HOME=data "
+                          "để giữ nguyên và tắt ghi chú này).")
 
 
 def _db():
@@ -145,8 +149,18 @@ def ingest(
     year: str = typer.Option(..., "--year", help="Năm của sổ (1978) hoặc khoảng năm (1976-1980)."),
     volume: str = typer.Option(..., "--volume", help="Quyển số."),
     book_id: Optional[str] = typer.Option(None, "--book-id", help=f"Mã sổ của kho lưu trữ (tự tạo nếu bỏ trống): {BOOK_CODE_RULE}."),
+    force_template: bool = typer.Option(
+        False, "--force-template",
+        help="Nhận theo --template dù tiêu đề hoặc kẻ bảng của trang đầu cho thấy mẫu sổ khác."),
+    also_in: bool = typer.Option(
+        False, "--also-in",
+        help="Nhận cả tệp quét đã có trong sổ khác (kho lưu trữ thật sự giữ cùng bản quét trong hai sổ)."),
 ):
-    """Đăng ký một quyển sổ và nhập các tệp quét của nó (mỗi tệp lưu một lần theo mã băm)."""
+    """Đăng ký một quyển sổ và nhập các tệp quét của nó (mỗi tệp lưu một lần theo mã băm).
+
+    Mẫu sổ được đối chiếu với tiêu đề và kẻ bảng của trang đầu; đường dẫn không có, mẫu sổ
+    không khớp, tệp đã có trong sổ khác đều bị từ chối trước khi tạo gì.
+    """
     from pipeline.ingest import BookInfo, expand_paths, ingest_files
 
     settings = get_settings()
@@ -161,7 +175,10 @@ def ingest(
                 progress.console.print(f"[red]LỖI[/red] {error}")
             progress.advance(task)
 
-        outcome = ingest_files(db, settings, info, files, on_file=on_file)
+        outcome = ingest_files(db, settings, info, paths, force_template=force_template,
+                               also_in=also_in, on_file=on_file)
+    for warning in outcome.warnings:
+        err_console.print(f"[yellow]Lưu ý[/yellow] {warning}", soft_wrap=True)
     if template == "auto":
         console.print(f"Nhận ra mẫu sổ: {outcome.template}")
     console.print(
@@ -349,14 +366,22 @@ def records_export(
         None, "--status", help="Chỉ xuất bản ghi có trạng thái này: extracted, needs_review, postponed, "
                                "reviewed, approved, exported."),
     field_status: bool = typer.Option(False, "--field-status", help="Thêm cột <trường>_status."),
+    book_type: Optional[str] = typer.Option(
+        None, "--book-type", help="Chỉ xuất sổ loại này: birth (khai sinh), marriage (kết hôn), death (khai tử); "
+                                  "cần khi không có --book mà có sổ nhiều loại."),
 ):
-    """Xuất bản ghi theo các cột chuẩn (SPEC §4); mỗi lần xuất được ghi vào nhật ký."""
+    """Xuất bản ghi theo các cột chuẩn của loại sổ (SPEC §4); mỗi lần xuất được ghi vào nhật ký.
+
+    Mỗi loại sổ (khai sinh, kết hôn, khai tử) có cột riêng; tệp xuất nhập lại được bằng
+    `records import` với cùng --book-type.
+    """
     from pipeline.export.records import export_records
     from pipeline.storage.audit import audit
     from pipeline.storage.db import session_scope
 
     db = _ready_db()
-    n = export_records(db, file, book_code=book, status=status, field_status=field_status)
+    n = export_records(db, file, book_code=book, status=status, field_status=field_status,
+                       book_type=book_type)
     with session_scope(db) as session:  # SPEC §7: every export is in the audit log, as the web's is
         audit(session, "system:cli", "export.records", "book", book, records=n, status=status,
               format=file.suffix.lower().lstrip("."), file=file.name)
@@ -812,7 +837,7 @@ def demo(
     total = outcome.accuracy
     console.print(f"Độ chính xác trường (giá trị chuẩn hóa): {format_share(total.field_accuracy)} trên "
                   f"{total.fields} trường; trường có chữ: {format_share(total.nonempty_accuracy)}.")
-    worst = ", ".join(f"{name} ({n})" for name, n in total.wrong_by_field.most_common(5))
+    worst = ", ".join(outcome.worst_fields())
     if worst:
         console.print(f"Trường sai nhiều nhất: {worst}")
     console.print(f"Đã xuất {outcome.exported} bản ghi: {outcome.export_path}")

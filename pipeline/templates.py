@@ -91,3 +91,59 @@ def load_template(name: str, directory: Path = TEMPLATES_DIR) -> Template:
             f"Không có mẫu sổ '{name}'", hint=f"các mẫu hiện có: {known}"
         )
     return Template.model_validate(json.loads(path.read_text(encoding="utf-8")))
+
+
+BOOK_TYPES = ("birth", "marriage", "death")
+#: Columns of `records export` that say where an entry is (SPEC §4), before the register's own.
+KEY_COLUMNS = ("record_id", "book_id", "page", "row")
+#: Who in an entry is linked to a citizen of the population data: a role is the prefix of its
+#: fields (``husband_`` → ``husband_citizen_id``), ``""`` the entry's one subject (the child,
+#: the deceased), whose link columns close the row. A birth's parents are evidence for the
+#: child's link, not people linked. This is the one thing per type the fields cannot say.
+LINKED_ROLES = {"birth": ("",), "marriage": ("husband", "wife"), "death": ("",)}
+
+
+def templates_of(book_type: str, directory: Path = TEMPLATES_DIR) -> list[Template]:
+    """Every template of a book type, forms before ledgers (then by name)."""
+    found = [load_template(name, directory) for name in available_templates(directory)]
+    return sorted((t for t in found if t.book_type == book_type),
+                  key=lambda t: (t.layout != "form", t.name))
+
+
+def register_fields(book_type: str, directory: Path = TEMPLATES_DIR) -> list[str]:
+    """The fields a register of this type holds, whatever its printing: the form's in order,
+    then what only a ledger has (``notes``), so a new template's new field is a new column.
+
+        >>> register_fields("death")[:3]
+        ['registration_no', 'deceased_name', 'sex']
+    """
+    out: list[str] = []
+    for template in templates_of(book_type, directory):
+        out += [name for name in template.fields if name not in out]
+    return out
+
+
+def record_columns(book_type: str, directory: Path = TEMPLATES_DIR) -> list[str]:
+    """The canonical record columns of SPEC §4 for a book type, built from its templates.
+
+    Where the entry is, the registration (number, volume, date), the people's fields in the
+    register's order with each linked spouse's ``<role>_citizen_id, <role>_match_score``
+    after that spouse's fields, then notes, status, confidence and the subject's link.
+
+        >>> record_columns("marriage")[7:10]
+        ['husband_name', 'husband_birth', 'husband_ethnicity']
+        >>> record_columns("birth")[-4:]
+        ['status', 'confidence', 'citizen_id', 'match_score']
+    """
+    fields = register_fields(book_type, directory)
+    framing = ("registration_no", "registration_date", "notes")
+    body = [name for name in fields if name not in framing]
+    for role in (r for r in LINKED_ROLES[book_type] if r):
+        own = [i for i, name in enumerate(body) if name.startswith(f"{role}_")]
+        at = own[-1] + 1 if own else len(body)
+        body[at:at] = [f"{role}_citizen_id", f"{role}_match_score"]
+    columns = [*KEY_COLUMNS, "registration_no", "volume", "registration_date", *body]
+    columns += [name for name in ("notes",) if name in fields] + ["status", "confidence"]
+    if "" in LINKED_ROLES[book_type]:
+        columns += ["citizen_id", "match_score"]
+    return columns

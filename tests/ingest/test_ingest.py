@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
+from pipeline.errors import BadInput
 from pipeline.ingest import BookInfo, ingest_files, make_book_code
 from pipeline.settings import Settings
 from pipeline.storage.db import session_scope
@@ -77,9 +79,13 @@ def test_bad_file_is_reported_recorded_and_the_rest_goes_on(db, settings, tmp_pa
     assert count(db, Page) == 3
 
 
-def test_missing_path_is_a_one_line_failure(db, settings, tmp_path):
-    outcome = ingest_files(db, settings, INFO, [tmp_path / "nowhere.png"])
-    assert outcome.failures == [f"{tmp_path / 'nowhere.png'}: không tìm thấy tệp"]
+def test_missing_path_is_refused_before_a_book_exists(db, settings, tmp_path):
+    """Issue 18: a typo in a path used to leave an empty book behind."""
+    good = png(tmp_path / "ok.png", 50)
+    with pytest.raises(BadInput, match="nowhere.png") as refused:
+        ingest_files(db, settings, INFO, [good, tmp_path / "nowhere.png"])
+    assert "\n" not in str(refused.value)
+    assert count(db, Book) == 0 and count(db, SourceFile) == 0
 
 
 def test_folder_contributes_its_scans_sorted(db, settings, tmp_path):
