@@ -9,6 +9,11 @@ text verbatim (NFC), ``source`` ``import`` and confidence 1.0; so rule findings 
 cannot be understood send the record to a reviewer exactly as they would an OCR'd one. Ditto
 cells (``nt``, ``như trên``) take the value of the row above in the file.
 
+Columns: for each book type (birth, marriage, death) those `records export` writes, built
+from the type's templates (``pipeline.templates.record_columns``); the export's own columns
+(book, status, confidence, citizen links, ``<field>_status``) are read back and not stored, so
+an export imports back unchanged and exports again to the same bytes.
+
 Record ids (``record_id``, exported back by ``records export``):
 
 * a non-empty ``record_id`` cell is kept verbatim (NFC, trimmed) when no record of another book
@@ -59,10 +64,11 @@ from sqlalchemy.orm import Session
 
 from pipeline.cells import formula_safe, original
 from pipeline.clean import CLEAN_VERSION, normalize_page, record_confidence, record_status, resolve_dittos
+from pipeline.clean.lexicon import using_name_lexicon
 from pipeline.clean.places import BookPlace
 from pipeline.errors import BadInput
-from pipeline.export.records import BIRTH_FIELDS
 from pipeline.ingest import BookInfo, made_up_code, parse_years
+from pipeline.match.population import load_name_lexicon
 from pipeline.paths import check_book_code
 from pipeline.review.queue import EXTRACTED, NEEDS_REVIEW, POSTPONED
 from pipeline.search.index import refresh_index
@@ -72,12 +78,12 @@ from pipeline.storage.models import Book, Record, StageRun
 from pipeline.storage.models import FieldValue as FieldValueRow
 from pipeline.storage.versions import add_field_version
 from pipeline.tables import cell_text, open_table
-from pipeline.templates import Template, load_template
+from pipeline.templates import BOOK_TYPES, Template, load_template, record_columns, register_fields
 from pipeline.types import FieldValue
 
-BOOK_TYPES = ("birth", "marriage", "death")
 KEY_COLUMNS = ("record_id", "page", "row")
-#: Columns `records export` adds that are not the register's own: read back silently, unused.
+#: Columns every `records export` adds that are not the register's own: read back silently,
+#: unused (each type's link columns too, see ``export_only``).
 EXPORT_ONLY = ("book_id", "volume", "status", "confidence", "citizen_id", "match_score")
 TYPED_CONFIDENCE = 1.0  # a person typed it; a value the clean stage cannot read is halved
 CHUNK_ROWS = 200  # rows per transaction
@@ -122,18 +128,20 @@ class _Row:
 
 
 def import_fields(book_type: str) -> list[str]:
-    """The register's own columns for a book type: `records export`'s for births, else the
-    fields of the type's templates (form first, then what only the ledger has, e.g. notes).
+    """The register's own columns for a book type: the fields of the type's templates (form
+    first, then what only the ledger has, e.g. notes), as `records export` writes them.
 
         >>> import_fields("death")[:3]
         ['registration_no', 'deceased_name', 'sex']
     """
-    if book_type == "birth":
-        return list(BIRTH_FIELDS)
-    out: list[str] = []
-    for layout in ("form", "ledger"):
-        out += [f for f in load_template(f"{book_type}_{layout}").fields if f not in out]
-    return out
+    return register_fields(book_type)
+
+
+def export_only(book_type: str) -> set[str]:
+    """Columns `records export` writes for the type that an import does not store: where the
+    book is, the record's status and confidence, the citizen links (``wife_citizen_id`` …)."""
+    own = set(import_fields(book_type)) | set(KEY_COLUMNS)
+    return {c for c in record_columns(book_type) if c not in own} | set(EXPORT_ONLY)
 
 
 def cleaning_template(book_type: str) -> Template:
@@ -190,6 +198,7 @@ def resolve_book(session: Session, book_type: str, info: BookInfo) -> Book:
 def _columns(header: list[str], book_type: str, outcome: RecordsImport) -> dict[str, int]:
     """Column index of each known column; refuses a header without the required ones."""
     known = import_fields(book_type)
+    read_back = export_only(book_type)
     index: dict[str, int] = {}
     ignored: list[str] = []
     for i, name in enumerate(header):
@@ -198,7 +207,7 @@ def _columns(header: list[str], book_type: str, outcome: RecordsImport) -> dict[
             ignored.append(f"{name} (trùng)")
         elif canonical in known or canonical in KEY_COLUMNS:
             index[canonical] = i
-        elif canonical in EXPORT_ONLY or (canonical.endswith("_status") and canonical[:-7] in known):
+        elif canonical in read_back or (canonical.endswith("_status") and canonical[:-7] in known):
             continue
         elif canonical:
             ignored.append(name)
@@ -316,7 +325,9 @@ def import_records(
         session.expunge(book_row)  # only its columns are read from here on
     outcome.book_code = book_row.book_code
     rows = _read_rows(path, encoding, book_row, outcome)
-    _clean(rows, book_row)
+    # typed names are cleaned with the population's lexicon, as the OCR worker cleans a page's
+    with using_name_lexicon(load_name_lexicon(db)):
+        _clean(rows, book_row)
     sha = hashlib.sha256(path.read_bytes()).hexdigest()
     params = {"file": path.name, "sha256": sha, "book": book_row.book_code, "clean": CLEAN_VERSION}
     with session_scope(db) as session:

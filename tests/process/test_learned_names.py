@@ -83,3 +83,22 @@ def test_process_sends_the_populations_lexicon_and_names_it_in_the_run(monkeypat
         params = session.scalars(select(StageRun.params).where(StageRun.stage == "process")).one()
     assert value == "Nguyễn Tèo"
     assert params["name_lexicon"] == load_name_lexicon(engine).fingerprint != "shipped"
+
+
+@pytest.mark.backends("sqlite")
+def test_typed_records_are_cleaned_with_the_populations_lexicon_too(engine, tmp_path):
+    from pipeline.records_import import import_records
+
+    population = tmp_path / "dan_cu.csv"
+    population.write_text("citizen_id,full_name,sex,birth_date\n" + "".join(
+        f"0400{i:08d},Nguyễn Văn Tèo,M,1970-01-01\n" for i in range(6)), encoding="utf-8")
+    import_population(engine, population)
+    typed = tmp_path / "so_da_nhap.csv"
+    typed.write_text("registration_no,full_name,sex,birth_date,birth_place,registration_date\n"
+                     "1,NGUYỄNTÈO,Nam,1978-03-02,Hưng Dũng,1978-03-10\n", encoding="utf-8")
+    info = BookInfo("", "Hưng Dũng", "Hưng Nguyên", "Nghệ Tĩnh", "1978", "1", "LEX-2")
+    import_records(engine, typed, book_type="birth", book=info)
+    with session_scope(engine) as session:
+        value = session.scalar(select(FieldValue.value).where(FieldValue.field == "full_name",
+                                                              FieldValue.is_current))
+    assert value == "Nguyễn Tèo"
