@@ -5,8 +5,13 @@
     ├── BadInput                a file, row or argument the user gave cannot be used (exit 2)
     │   ├── UnreadableFile      corrupt / encrypted / empty / not an image
     │   ├── ImageTooLarge       pixel count over the configured limit
-    │   └── TemplateNotFound
+    │   ├── TemplateNotFound
+    │   ├── UnknownEncoding     no text encoding reads a file as Vietnamese (match/encodings.py)
+    │   └── InvalidValue        a value a field version cannot hold (also a ValueError)
     ├── NotFound                a book, user or record id that does not exist (exit 4)
+    ├── NotAllowed              the user's role or session does not allow this (exit 6)
+    │   ├── LoginRequired       no valid session: the review app sends the browser to log in
+    │   └── Forbidden           a request refused: a page for another role, a missing CSRF token
     └── StorageError            database or workspace unusable (exit 5)
         ├── DiskFull            no space left where we write (ENOSPC, quota, SQLITE_FULL)
         ├── NotWritable         read-only disk, no permission, a file where a folder should be
@@ -54,8 +59,27 @@ class TemplateNotFound(BadInput):
     pass
 
 
+class InvalidValue(BadInput, ValueError):
+    """A ValueError too: it was one before it joined this tree, and callers catch it so."""
+
+
 class NotFound(HotichError):
     exit_code = 4
+
+
+class NotAllowed(HotichError):
+    """The user's role does not allow this action."""
+
+    exit_code = 6
+
+
+class LoginRequired(NotAllowed):
+    def __init__(self, message: str = "Cần đăng nhập"):
+        super().__init__(message)
+
+
+class Forbidden(NotAllowed):
+    pass
 
 
 class StorageError(HotichError):

@@ -29,6 +29,7 @@ from functools import lru_cache
 from typing import Callable
 
 from pipeline.clean.syllables import is_valid_syllable
+from pipeline.errors import BadInput
 
 BOM = b"\xef\xbb\xbf"
 LEGACY = ("tcvn3", "vni", "cp1258", "viscii")  # also the preference order on a tie
@@ -42,11 +43,12 @@ _LABELS = {
 }
 
 
-class UnknownEncoding(ValueError):
+class UnknownEncoding(BadInput, ValueError):
     """No decoding of the sample reads as Vietnamese; ``scores`` says how close each came."""
 
     def __init__(self, scores: dict[str, float]):
-        super().__init__(", ".join(f"{k} {v:.0%}" for k, v in scores.items()))
+        super().__init__("Không nhận ra bảng mã (" + ", ".join(
+            f"{k} {v:.0%}" for k, v in scores.items()) + ")")
         self.scores = scores
 
 

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
-from pipeline.errors import BadInput, HotichError, NotFound
+from pipeline.errors import BadInput, Forbidden, HotichError, LoginRequired, NotFound
 from pipeline.review import actions, auth
 from pipeline.review.config import ReviewSettings, get_review_settings
 from pipeline.review.crops import field_crop, page_image
@@ -47,15 +47,6 @@ log = logging.getLogger("hotich.review")
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "
        "object-src 'none'")
-
-
-class LoginRequired(Exception):
-    pass
-
-
-class Forbidden(Exception):
-    def __init__(self, message: str):
-        self.message = message
 
 
 def create_app(engine: Engine, settings: Settings | None = None,

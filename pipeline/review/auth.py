@@ -21,7 +21,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from pipeline.errors import BadInput, HotichError, NotFound
+from pipeline.errors import BadInput, HotichError, NotAllowed, NotFound
 from pipeline.storage.audit import audit
 from pipeline.storage.models import AuditEntry, User, UserSession
 
@@ -39,12 +39,6 @@ ADDRESS_ACCOUNTS = 4
 _hasher = PasswordHasher()
 # Verified against when the name is unknown, so that a miss costs as long as a hit.
 _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
-
-
-class NotAllowed(HotichError):
-    """The user's role does not allow this action."""
-
-    exit_code = 6
 
 
 class LoginRefused(HotichError):

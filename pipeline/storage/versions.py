@@ -9,7 +9,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from pipeline.errors import StorageError
+from pipeline.errors import InvalidValue, StorageError
 from pipeline.storage.models import FieldValue, Record
 
 STATUSES = frozenset({"read", "uncertain", "illegible", "blank"})
@@ -74,13 +74,13 @@ def add_field_version(
         2
     """
     if status not in STATUSES:
-        raise ValueError(f"unknown field status {status!r}")
+        raise InvalidValue(f"Trạng thái trường không hợp lệ: {status!r}")
     if source not in SOURCES:
-        raise ValueError(f"unknown field source {source!r}")
+        raise InvalidValue(f"Nguồn giá trị không hợp lệ: {source!r}")
     if not 0.0 <= confidence <= 1.0:
-        raise ValueError(f"confidence {confidence} outside [0, 1]")
+        raise InvalidValue(f"Độ tin cậy {confidence} nằm ngoài [0, 1]")
     if box is not None and len(box) != 4:
-        raise ValueError("box must be (x0, y0, x1, y1)")
+        raise InvalidValue("Ô vùng đọc phải có 4 số (x0, y0, x1, y1)")
     record_id = record if isinstance(record, int) else record.id
     if record_id is None:  # a Record not flushed yet
         session.flush()
