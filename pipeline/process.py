@@ -41,7 +41,6 @@ from pipeline.clean.lexicon import NameLexicon
 from pipeline.clean.places import BookPlace
 from pipeline.executor import open_executor
 from pipeline.match.population import load_name_lexicon
-from pipeline.errors import NotFound
 from pipeline.ocr.archive_xml import ArchivePage, page_xml
 from pipeline.ocr.tesseract import words_to_tsv
 from pipeline.paths import book_path
@@ -49,6 +48,7 @@ from pipeline.scans import single_page_bytes
 from pipeline.search.index import refresh_page_index
 from pipeline.settings import Settings
 from pipeline.storage.audit import audit
+from pipeline.storage.books import find_book
 from pipeline.storage.db import session_scope
 from pipeline.storage.leases import (
     LeaseKeeper, claim_pages, db_now, held_elsewhere, lease_owner, owned_by_run, release_pages,
@@ -99,9 +99,7 @@ def _scope(db: Engine, book_code: str | None) -> ColumnElement[bool]:
     if not book_code:
         return true()
     with session_scope(db) as session:
-        book_id = session.scalar(select(Book.id).where(Book.book_code == book_code))
-    if book_id is None:
-        raise NotFound(f"Không có sổ '{book_code}'")
+        book_id = find_book(session, book_code).id
     return Page.book_id == book_id
 
 

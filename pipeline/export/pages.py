@@ -30,11 +30,12 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from pipeline.errors import BadInput, NotFound, TemplateNotFound
+from pipeline.errors import BadInput, TemplateNotFound
 from pipeline.ocr.archive_xml import ArchivePage, alto_xml, page_xml
 from pipeline.ocr.tesseract import words_from_tsv
 from pipeline.paths import book_path
 from pipeline.storage.audit import audit
+from pipeline.storage.books import find_book
 from pipeline.storage.db import session_scope
 from pipeline.storage.models import Book, FieldValue, Page, Record, StageRun
 from pipeline.templates import load_template
@@ -91,8 +92,7 @@ def export_pages(
     with session_scope(db) as session:
         query = select(Page.id, Book.book_code).join(Book, Book.id == Page.book_id)
         if book_code is not None:
-            if session.scalar(select(Book.id).where(Book.book_code == book_code)) is None:
-                raise NotFound(f"Không có sổ '{book_code}'")
+            find_book(session, book_code)
             query = query.where(Book.book_code == book_code)
         pages = list(session.execute(query.order_by(Book.book_code, Page.page_no)))
     if on_start:

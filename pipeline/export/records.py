@@ -32,7 +32,8 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from pipeline.cells import formula_safe, xlsx_safe
-from pipeline.errors import BadInput, NotFound
+from pipeline.errors import BadInput
+from pipeline.storage.books import find_book
 from pipeline.storage.db import session_scope
 from pipeline.storage.models import Book, Citizen, FieldValue, Link, Page, Record
 from pipeline.templates import BOOK_TYPES, LINKED_ROLES, record_columns, register_fields
@@ -61,9 +62,7 @@ def export_type(session, *, book_code: str | None, book_type: str | None, status
         raise BadInput(f"--book-type '{book_type}' không hợp lệ",
                        hint="dùng birth (khai sinh), marriage (kết hôn) hoặc death (khai tử)")
     if book_code:
-        found = session.scalar(select(Book.book_type).where(Book.book_code == book_code))
-        if found is None:
-            raise NotFound(f"Không có sổ '{book_code}'")
+        found = find_book(session, book_code).book_type
         if book_type and book_type != found:
             raise BadInput(f"Sổ {book_code} là sổ {TYPE_NAMES[found]}, không phải {TYPE_NAMES[book_type]}")
         return found

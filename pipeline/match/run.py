@@ -26,11 +26,11 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Engine
 
 from pipeline.clean.lexicon import shipped_name_lexicon
-from pipeline.errors import NotFound
 from pipeline.match.engine import ENGINE_VERSION, link_frames
 from pipeline.match.keys import population_lexicon
 from pipeline.match.population import load_name_lexicon
 from pipeline.storage.audit import audit
+from pipeline.storage.books import find_book
 from pipeline.storage.db import session_scope
 from pipeline.storage.models import Book, Citizen, FieldValue, Link, Record, StageRun
 
@@ -97,8 +97,7 @@ def match_books(db: Engine, *, book_code: str | None = None, home: Path | None =
     with session_scope(db) as session:
         books = select(Book.id).where(Book.book_type == "birth")
         if book_code:
-            if session.scalar(select(Book.id).where(Book.book_code == book_code)) is None:
-                raise NotFound(f"Không có sổ '{book_code}'")
+            find_book(session, book_code)
             books = books.where(Book.book_code == book_code)
         book_ids = list(session.scalars(books))
         record_ids = select(Record.id).where(Record.book_id.in_(book_ids))

@@ -26,6 +26,7 @@ from pipeline.review.queue import (
     book_queue_empty, needs_person,
 )
 from pipeline.storage.audit import audit
+from pipeline.storage.books import find_book
 from pipeline.storage.models import Book, FieldValue, Record
 from pipeline.storage.versions import VersionConflict, add_field_version, current_values
 from pipeline.templates import load_template
@@ -325,9 +326,7 @@ def preview_book_approval(session: Session, book_code: str) -> BookApproval:
     """
     from sqlalchemy import func
 
-    book = session.scalar(select(Book).where(Book.book_code == book_code))
-    if book is None:
-        raise NotFound(f"Không có sổ '{book_code}'")
+    book = find_book(session, book_code)
     waiting, postponed = book_queue_empty(session, book.id)
     open_records = Record.status.in_((EXTRACTED, NEEDS_REVIEW, POSTPONED, REVIEWED))
     records = session.scalar(select(func.count()).select_from(Record)
@@ -356,9 +355,7 @@ def approve_book(session: Session, book_code: str, *, user: str, role: str,
     Each record gets its own audit entry, and the book one more.
     """
     require_role(role, "supervisor", "phê duyệt cả quyển sổ")
-    book = session.scalar(select(Book).where(Book.book_code == book_code))
-    if book is None:
-        raise NotFound(f"Không có sổ '{book_code}'")
+    book = find_book(session, book_code)
     waiting, postponed = book_queue_empty(session, book.id)
     if (waiting or postponed) and not include_pending:
         raise BadInput(f"Sổ {book_code} còn {waiting} bản ghi chờ duyệt và {postponed} ngoại lệ",

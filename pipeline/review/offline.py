@@ -78,6 +78,7 @@ from pipeline.review.queue import NEEDS_REVIEW, OPEN_STATUSES, needs_person
 from pipeline.review.screen import record_screen
 from pipeline.settings import Settings
 from pipeline.storage.audit import audit
+from pipeline.storage.books import find_book
 from pipeline.storage.db import session_scope
 from pipeline.storage.models import Book, Page, Record, User
 from pipeline.storage.versions import VersionConflict, current_values
@@ -192,8 +193,7 @@ def export_review(db: Engine, settings: Settings, path: Path, *, book_code: str 
         query = (select(Record.id).join(Book, Book.id == Record.book_id)
                  .outerjoin(Page, Page.id == Record.page_id).where(needs_person()))
         if book_code:
-            if s.scalar(select(Book.id).where(Book.book_code == book_code)) is None:
-                raise NotFound(f"Không có sổ '{book_code}'")
+            find_book(s, book_code)
             query = query.where(Book.book_code == book_code)
         if commune:
             query = query.where(Book.commune == unicodedata.normalize("NFC", commune))
