@@ -31,6 +31,8 @@ LOG_CONFIG = {
 def serve(engine: Engine, settings: Settings, *, host: str | None = None, port: int | None = None) -> None:
     import uvicorn
 
+    from pipeline.clean.lexicon import install_name_lexicon
+    from pipeline.match.population import load_name_lexicon
     from pipeline.review.app import create_app
 
     review = get_review_settings()
@@ -39,6 +41,9 @@ def serve(engine: Engine, settings: Settings, *, host: str | None = None, port: 
     if port:
         review.port = port
     app = create_app(engine, settings, review)
+    # The reviewers' suggestions (a misread name mended by the lexicon) use the names learned
+    # from the population, as the clean stage does; a later import is seen after a restart.
+    install_name_lexicon(load_name_lexicon(engine))
     logging.getLogger("hotich.review").setLevel(logging.INFO)
     uvicorn.run(app, host=review.host, port=review.port, access_log=False, log_config=LOG_CONFIG,
                 server_header=False, proxy_headers=False)
