@@ -85,3 +85,24 @@ def test_review_serve_listens_on_localhost_by_default(run, monkeypatch):
     assert "http://127.0.0.1:8000" in result.output
     run("review", "serve", "--host", "0.0.0.0", "--port", "8123")
     assert calls["where"] == ("0.0.0.0", 8123)
+
+
+def test_review_serve_suggests_from_the_populations_names(engine, tmp_path, monkeypatch):
+    """The server installs the lexicon learned at population import before it listens."""
+    from pipeline.clean.lexicon import install_name_lexicon, name_lexicon
+    from pipeline.match.population import import_population
+    from pipeline.review import serve as serving
+    from pipeline.settings import Settings
+
+    population = tmp_path / "dan_cu.csv"
+    population.write_text("citizen_id,full_name,sex,birth_date\n" + "".join(
+        f"0400{i:08d},Nguyễn Văn Tèo,M,1970-01-01\n" for i in range(6)), encoding="utf-8")
+    import_population(engine, population)
+    seen = {}
+    monkeypatch.setattr("uvicorn.run", lambda app, **kw: seen.update(lexicon=name_lexicon()))
+    try:
+        serving.serve(engine, Settings(home=tmp_path / "ws"))
+        assert "Tèo" in seen["lexicon"].given and seen["lexicon"].source == "population"
+    finally:
+        install_name_lexicon(None)
+    assert "Tèo" not in name_lexicon().given
