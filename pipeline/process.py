@@ -23,8 +23,6 @@ every page of its scope is final or failed. A killed run's ``stage_runs`` row, l
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from collections import Counter
 from contextlib import ExitStack
@@ -56,6 +54,7 @@ from pipeline.storage.leases import (
 )
 from pipeline.storage.models import Book, Page, Record, StageRun
 from pipeline.storage.models import FieldValue as FieldValueRow
+from pipeline.storage.runs import start_stage_run
 from pipeline.templates import load_template
 from pipeline.types import PageResult
 from pipeline.worker import PageTask, process_page, stage_versions
@@ -371,14 +370,10 @@ def _start_run(db: Engine, settings: Settings, workers: int,
               "max_pixels": settings.max_pixels, "second_reader": settings.second_reader,
               "name_lexicon": names.fingerprint if names else "shipped",
               **reading_settings(settings)}
-    params_hash = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
     started = datetime.now(timezone.utc)
+    version = "+".join(f"{k}{v}" for k, v in stage_versions().items())
     with session_scope(db, write_lock=True) as session:
-        run = StageRun(stage="process", version="+".join(f"{k}{v}" for k, v in stage_versions().items()),
-                       params_hash=params_hash, params=params, started_at=started)
-        session.add(run)
-        session.flush()
-        return run.id, started
+        return start_stage_run(session, "process", version, params, started_at=started).id, started
 
 
 def _claiming(db: Engine, owner: str, todo, lease: float, head: list[int]) -> Iterator[int]:

@@ -51,7 +51,6 @@ no personal data).
 from __future__ import annotations
 
 import hashlib
-import json
 import unicodedata
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -76,6 +75,7 @@ from pipeline.storage.audit import audit
 from pipeline.storage.db import session_scope
 from pipeline.storage.models import Book, Record, StageRun
 from pipeline.storage.models import FieldValue as FieldValueRow
+from pipeline.storage.runs import start_stage_run
 from pipeline.storage.versions import add_field_version
 from pipeline.tables import cell_text, open_table
 from pipeline.templates import BOOK_TYPES, Template, load_template, record_columns, register_fields
@@ -331,10 +331,7 @@ def import_records(
     sha = hashlib.sha256(path.read_bytes()).hexdigest()
     params = {"file": path.name, "sha256": sha, "book": book_row.book_code, "clean": CLEAN_VERSION}
     with session_scope(db) as session:
-        run = StageRun(stage="import", version=CLEAN_VERSION, book_id=book_row.id, params=params,
-                       params_hash=hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest())
-        session.add(run)
-        session.flush()
+        run = start_stage_run(session, "import", CLEAN_VERSION, params, book_id=book_row.id)
         outcome.stage_run_id = run.id
     if on_start:
         on_start(len(rows))

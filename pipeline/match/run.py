@@ -15,7 +15,6 @@ the review app's queue is ordered by it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -32,7 +31,8 @@ from pipeline.match.population import load_name_lexicon
 from pipeline.storage.audit import audit
 from pipeline.storage.books import find_book
 from pipeline.storage.db import session_scope
-from pipeline.storage.models import Book, Citizen, FieldValue, Link, Record, StageRun
+from pipeline.storage.models import Book, Citizen, FieldValue, Link, Record
+from pipeline.storage.runs import start_stage_run
 
 DECIDED = ("confirmed", "rejected")
 RECORD_FIELDS = ["full_name", "sex", "birth_date", "birth_place", "father_name", "mother_name"]
@@ -116,11 +116,8 @@ def match_books(db: Engine, *, book_code: str | None = None, home: Path | None =
         summary.expected_precision = result.expected_precision
         summary.min_score = result.model.thresholds.get("min_score")
     params = {"engine": ENGINE_VERSION, "model": model, "name_lexicon": lexicon.source}
-    params_hash = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()
     with session_scope(db) as session:
-        run = StageRun(stage="match", version=ENGINE_VERSION, params_hash=params_hash, params=params)
-        session.add(run)
-        session.flush()
+        run = start_stage_run(session, "match", ENGINE_VERSION, params)
         summary.stage_run_id = run.id
         undecided = [int(r) for r in records["record_id"]]
         if undecided:
