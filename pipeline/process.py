@@ -45,6 +45,7 @@ from pipeline.paths import book_path
 from pipeline.scans import single_page_bytes
 from pipeline.search.index import refresh_page_index
 from pipeline.settings import Settings
+from pipeline.statuses import UNREVIEWED
 from pipeline.storage.audit import audit
 from pipeline.storage.books import find_book
 from pipeline.storage.db import session_scope
@@ -64,7 +65,7 @@ PENDING, DONE, NEEDS_ATTENTION, FAILED = "pending", "done", "needs_attention", "
 #: Page statuses `process` does not read again: the page's records are stored.
 FINAL_STATUSES = (DONE, NEEDS_ATTENTION)
 #: Record statuses no reviewer has decided on: a recheck may replace such records.
-_UNREVIEWED = ("extracted", "needs_review")
+_UNREVIEWED = UNREVIEWED
 
 
 @dataclass

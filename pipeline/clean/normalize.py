@@ -26,6 +26,7 @@ from pipeline.clean.fields import (
 from pipeline.clean.names import normalize_name, strip_leaders
 from pipeline.clean.text import collapse_spaces, folded_key, nfc, strip_marks
 from pipeline.settings import get_settings
+from pipeline.statuses import EXTRACTED, NEEDS_REVIEW
 from pipeline.templates import Template
 from pipeline.types import FieldValue
 
@@ -374,10 +375,10 @@ def record_status(fields: dict[str, FieldValue]) -> str:
     """
     statuses = [fv.status for fv in fields.values()]
     if any(s in ("uncertain", "illegible") for s in statuses):
-        return "needs_review"
+        return NEEDS_REVIEW
     if all(s == "blank" for s in statuses):
-        return "needs_review"
-    return "extracted"
+        return NEEDS_REVIEW
+    return EXTRACTED
 
 
 def record_confidence(fields: dict[str, FieldValue]) -> float:

@@ -61,13 +61,13 @@ from pipeline.ingest import sha256_of
 from pipeline.paths import book_dir_name
 from pipeline.review.auth import get_user, require_role
 from pipeline.settings import Settings
+from pipeline.statuses import EXPORTABLE
 from pipeline.storage.audit import audit
 from pipeline.storage.db import session_scope
 from pipeline.storage.models import (
     Book, Citizen, ExportBatch, ExportItem, FieldValue, Link, Page, Record,
 )
 
-EXPORTABLE = ("approved", "exported")
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.json.p7s"
 MANIFEST_FORMAT = "hotich-national-export"

@@ -33,6 +33,7 @@ from sqlalchemy.engine import Engine
 
 from pipeline.cells import formula_safe, xlsx_safe
 from pipeline.errors import BadInput
+from pipeline.statuses import RECORD_STATUSES, STATUS_LABELS
 from pipeline.storage.books import find_book
 from pipeline.storage.db import session_scope
 from pipeline.storage.models import Book, Citizen, FieldValue, Link, Page, Record
@@ -80,8 +81,6 @@ def export_type(session, *, book_code: str | None, book_type: str | None, status
 
 def _check_status(status: str | None) -> None:
     if status:
-        from pipeline.review.queue import RECORD_STATUSES, STATUS_LABELS
-
         if status not in RECORD_STATUSES:  # a typo must not pass for "no such records"
             raise BadInput(f"Trạng thái '{status}' không hợp lệ", hint="dùng một trong " + ", ".join(
                 f"{s} ({STATUS_LABELS[s]})" for s in RECORD_STATUSES))

@@ -36,9 +36,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, aliased
 
 from pipeline.clean.numbering import NumberGap, NumberRepeat, NumberSuspect, review_book_numbering
-from pipeline.review.queue import (
-    APPROVED, EXPORTED, EXTRACTED, NEEDS_REVIEW, record_state,
-)
+from pipeline.review.queue import record_state
+from pipeline.statuses import APPROVED, EXPORTED, EXTRACTED, NEEDS_REVIEW
 from pipeline.storage.db import session_scope
 from pipeline.storage.models import (
     Book, ExportBatch, ExportItem, FieldValue, Link, Page, Record, SourceFile,
