@@ -267,7 +267,7 @@ def population_import(
     Bảng mã (UTF-8, TCVN3/ABC, VNI, CP1258, VISCII) được tự nhận ra và chuyển sang Unicode.
     """
     from pipeline.errors import BadInput
-    from pipeline.match.encodings import describe
+    from pipeline.encodings import describe
     from pipeline.match.population import import_population, parse_mapping
 
     if encoding and encoding not in ("utf-8", "utf-8-sig", "cp1258", "tcvn3", "vni", "viscii"):
@@ -331,7 +331,7 @@ def records_import(
     """
     from pipeline.errors import BadInput
     from pipeline.ingest import BookInfo
-    from pipeline.match.encodings import describe
+    from pipeline.encodings import describe
     from pipeline.records_import import import_records
 
     if encoding and encoding not in ("utf-8", "utf-8-sig", "cp1258", "tcvn3", "vni", "viscii"):

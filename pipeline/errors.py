@@ -6,7 +6,7 @@
     │   ├── UnreadableFile      corrupt / encrypted / empty / not an image
     │   ├── ImageTooLarge       pixel count over the configured limit
     │   ├── TemplateNotFound
-    │   ├── UnknownEncoding     no text encoding reads a file as Vietnamese (match/encodings.py)
+    │   ├── UnknownEncoding     no text encoding reads a file as Vietnamese (encodings.py)
     │   └── InvalidValue        a value a field version cannot hold (also a ValueError)
     ├── NotFound                a book, user or record id that does not exist (exit 4)
     ├── NotAllowed              the user's role or session does not allow this (exit 6)

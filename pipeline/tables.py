@@ -1,7 +1,7 @@
 """Reading CSV and XLSX tables people made (population extracts, records typed by communes).
 
 Rows are streamed, so a million-row extract reads in flat memory. A CSV file's encoding (UTF-8
-with or without BOM, or a legacy Vietnamese one, see ``pipeline.match.encodings``) is detected
+with or without BOM, or a legacy Vietnamese one, see ``pipeline.encodings``) is detected
 from its first bytes; XLSX cells are Unicode already, but may hold font-encoded text
 (``.VnTime``, VNI), which is detected on the first rows and repaired cell by cell. A line that
 cannot be read as a record (an unclosed quote, a line or a cell over the size limits) comes
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from pipeline.errors import BadInput, UnreadableFile
-from pipeline.match import encodings
+from pipeline import encodings
 
 SAMPLE_BYTES = 256 * 1024  # enough rows to tell encodings apart, read once
 SAMPLE_ROWS = 2000  # XLSX: rows whose text decides whether cells are font-encoded
@@ -54,7 +54,7 @@ class Table:
 def open_table(path: Path, encoding: str | None = None, *, sample_bytes: int = SAMPLE_BYTES) -> Table:
     """Open a CSV or XLSX file (by extension) and read its header line.
 
-    ``encoding`` overrides detection (any name ``pipeline.match.encodings`` knows).
+    ``encoding`` overrides detection (any name ``pipeline.encodings`` knows).
 
         >>> table = open_table(Path("so_khai_sinh.csv"))
         >>> table.encoding, table.header[:2]

@@ -33,7 +33,7 @@ def test_every_exception_of_the_package_is_in_the_tree():
 def test_the_review_apps_refusals_and_the_stores_checks_joined_it():
     assert issubclass(LoginRequired, NotAllowed) and issubclass(Forbidden, NotAllowed)
     assert NotAllowed.exit_code == 6
-    from pipeline.match.encodings import UnknownEncoding
+    from pipeline.encodings import UnknownEncoding
 
     assert issubclass(UnknownEncoding, BadInput) and issubclass(UnknownEncoding, ValueError)
     assert issubclass(InvalidValue, BadInput) and issubclass(InvalidValue, ValueError)

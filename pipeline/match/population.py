@@ -1,7 +1,7 @@
 """Import a population extract (CSV or XLSX) into the citizens table, in bounded memory.
 
 Rows are streamed and written in chunks; the file's encoding (UTF-8 or a legacy Vietnamese
-one, see ``pipeline.match.encodings``) is detected from its first bytes. A bad row — broken
+one, see ``pipeline.encodings``) is detected from its first bytes. A bad row — broken
 CSV (an unclosed quote), unreadable characters, a cell over its size limit, a wrong
 ``citizen_id`` (digits other than ASCII 0-9 included), an id already seen earlier in the
 file — is reported with its line number and skipped; good rows are kept. A ``citizen_id`` whose
@@ -78,7 +78,7 @@ class PopulationImport:
     unchanged: int = 0
     errors: list[str] = field(default_factory=list)  # "<file> dòng N: reason" — rows skipped
     error_count: int = 0
-    encoding: str = "utf-8"  # see pipeline.match.encodings: "utf-8", "tcvn3", "xlsx:vni", ...
+    encoding: str = "utf-8"  # see pipeline.encodings: "utf-8", "tcvn3", "xlsx:vni", ...
     warnings: list[str] = field(default_factory=list)  # "<file> dòng N: reason" — rows kept
     warning_count: int = 0
 
@@ -228,7 +228,7 @@ def import_population(
 ) -> PopulationImport:
     """Import citizens; returns counts, the skipped rows and the warnings, each with its line.
 
-    ``encoding`` overrides detection (any name ``pipeline.match.encodings`` knows).
+    ``encoding`` overrides detection (any name ``pipeline.encodings`` knows).
 
     >>> outcome = import_population(engine, Path("dan_cu.csv"), mapping={"CCCD": "citizen_id"})
     >>> outcome.inserted, outcome.encoding, outcome.errors[:1]

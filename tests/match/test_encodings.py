@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.clean.syllables import all_syllables
-from pipeline.match import encodings
-from pipeline.match.encodings import LEGACY, UnknownEncoding, decode, detect, encode, text_fixer
+from pipeline import encodings
+from pipeline.encodings import LEGACY, UnknownEncoding, decode, detect, encode, text_fixer
 
 NAMES = [
     "Nguyễn Văn An", "Trần Thị Bé", "Lê Hoàng Phúc", "Phạm Thị Thu Hương", "Đặng Quốc Việt",

@@ -8,8 +8,9 @@ import openpyxl
 import pytest
 from sqlalchemy import func, select
 
+from pipeline import encodings
 from pipeline.errors import BadInput, UnreadableFile
-from pipeline.match import encodings, population
+from pipeline.match import population
 from pipeline.match.population import check_citizen_id, import_population
 from pipeline.storage.models import Citizen
 

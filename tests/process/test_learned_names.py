@@ -68,7 +68,7 @@ def test_process_sends_the_populations_lexicon_and_names_it_in_the_run(monkeypat
         writer = csv.writer(out)
         writer.writerow(["citizen_id", "full_name", "sex", "birth_date"])
         for i in range(12):
-            writer.writerow([f"0400{i:08d}", f"Nguyễn Văn Tèo" if i % 2 else "Lê Thị Tèo", "M",
+            writer.writerow([f"0400{i:08d}", "Nguyễn Văn Tèo" if i % 2 else "Lê Thị Tèo", "M",
                              "1970-01-01"])
     import_population(engine, population)
     settings = Settings(home=tmp_path / "ws")

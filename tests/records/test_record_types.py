@@ -15,7 +15,7 @@ from sqlalchemy import select
 from pipeline.errors import BadInput
 from pipeline.export.records import export_records, records_frame
 from pipeline.ingest import BookInfo
-from pipeline.match import encodings
+from pipeline import encodings
 from pipeline.records_import import import_records
 from pipeline.storage.db import init_db, make_engine, session_scope
 from pipeline.storage.models import Citizen, FieldValue, Link, Record

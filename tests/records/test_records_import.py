@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from pipeline.errors import BadInput
 from pipeline.export.records import records_frame
 from pipeline.ingest import BookInfo
-from pipeline.match import encodings
+from pipeline import encodings
 from pipeline.match.population import import_population
 from pipeline.match.run import match_books
 from pipeline.records_import import import_records
