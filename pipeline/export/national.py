@@ -59,7 +59,7 @@ from pipeline.export.records import LINKED
 from pipeline.export.signing import Signer, verify_signature
 from pipeline.ingest import sha256_of
 from pipeline.paths import book_dir_name
-from pipeline.review.auth import get_user, require_role
+from pipeline.roles import require_role
 from pipeline.settings import Settings
 from pipeline.statuses import EXPORTABLE
 from pipeline.storage.audit import audit
@@ -67,6 +67,7 @@ from pipeline.storage.db import session_scope
 from pipeline.storage.models import (
     Book, Citizen, ExportBatch, ExportItem, FieldValue, Link, Page, Record,
 )
+from pipeline.storage.users import get_user
 
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.json.p7s"

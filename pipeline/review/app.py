@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
-from pipeline.errors import BadInput, Forbidden, HotichError, LoginRequired, NotFound
+from pipeline.errors import BadInput, Forbidden, HotichError, LoginRequired, NotAllowed, NotFound
 from pipeline.review import actions, auth
 from pipeline.review.config import ReviewSettings, get_review_settings
 from pipeline.review.crops import field_crop, page_image
@@ -126,7 +126,7 @@ def create_app(engine: Engine, settings: Settings | None = None,
     async def _hotich_error(request: Request, exc: HotichError):
         status = 404 if isinstance(exc, NotFound) else 409 if isinstance(
             exc, (VersionConflict, actions.RecordConflict, LinkConflict)) else 422 if isinstance(
-            exc, BadInput) else 403 if isinstance(exc, auth.NotAllowed) else 400
+            exc, BadInput) else 403 if isinstance(exc, NotAllowed) else 400
         return render(request, "message.html", {"title": "Không thực hiện được", "message": str(exc),
                                                 "principal": getattr(request.state, "principal", None)},
                       status)

@@ -21,15 +21,13 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from pipeline.errors import BadInput, HotichError, NotAllowed, NotFound
+from pipeline.errors import BadInput, HotichError
+# roles live on the ground floor and user rows with storage; named here for the review rooms
+from pipeline.roles import RANK, ROLE_LABELS, ROLES, has_role, require_role  # noqa: F401
 from pipeline.storage.audit import audit
 from pipeline.storage.models import AuditEntry, User, UserSession
+from pipeline.storage.users import get_user  # noqa: F401
 
-ROLES = ("reviewer", "supervisor", "admin")
-#: Each role may do what the roles before it may: a supervisor also reviews, an admin also
-#: approves. Checked on the server for every page and action.
-RANK = {role: i for i, role in enumerate(ROLES)}
-ROLE_LABELS = {"reviewer": "người duyệt", "supervisor": "giám sát", "admin": "quản trị"}
 MIN_PASSWORD = 8
 #: An address may spend this many accounts' worth of wrong passwords (``attempts`` each)
 #: within ``lock_minutes`` before it is refused outright: one password tried against many
@@ -67,18 +65,6 @@ class Principal:
         return has_role(self.role, role)
 
 
-def has_role(actual: str, needed: str) -> bool:
-    """``has_role("admin", "supervisor")`` is True: roles are ranked."""
-    return RANK.get(actual, -1) >= RANK[needed]
-
-
-def require_role(role: str, needed: str, what: str) -> None:
-    """Raise NotAllowed unless ``role`` reaches ``needed``; ``what`` names the action."""
-    if not has_role(role, needed):
-        raise NotAllowed(f"Vai trò {ROLE_LABELS.get(role, role)} không được {what}",
-                         hint=f"cần vai trò {ROLE_LABELS[needed]}")
-
-
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
@@ -107,13 +93,6 @@ def add_user(session: Session, name: str, role: str, password: str, *, actor: st
     session.add(user)
     session.flush()
     audit(session, actor, "user.add", "user", user.id, role=role)
-    return user
-
-
-def get_user(session: Session, name: str) -> User:
-    user = session.scalar(select(User).where(User.name == name))
-    if user is None:
-        raise NotFound(f"Không có người dùng '{name}'")
     return user
 
 

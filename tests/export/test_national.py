@@ -17,13 +17,13 @@ from pypdf import PdfReader
 from sqlalchemy import func, select
 
 from national_helpers import ILLEGIBLE_NOTE, ExportBook, seed_export_book
+from pipeline.errors import NotAllowed
 from pipeline.export import national
 from pipeline.export.layout import EXPORT_LAYOUTS_DIR, format_value, load_layout
 from pipeline.export.national import (
     MANIFEST, NOTHING_NEW, SIGNATURE, export_national, resolve_exporter, verify_export,
 )
 from pipeline.export.signing import load_signer
-from pipeline.review.auth import NotAllowed
 from pipeline.settings import get_settings
 from pipeline.storage.db import make_engine, session_scope
 from pipeline.storage.models import AuditEntry, Book, ExportBatch, ExportItem, FieldValue, Page, Record

@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from pipeline.errors import BadInput
+from pipeline.errors import BadInput, NotAllowed
 from pipeline.review import actions
-from pipeline.review.auth import NotAllowed
 from pipeline.review.links import decide_link
 from pipeline.review.queue import Claims, next_record, postponed_records, queue_counts
 from pipeline.storage.db import session_scope

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from pipeline.errors import BadInput
+from pipeline.errors import BadInput, NotAllowed
 from pipeline.review import auth
 from pipeline.storage.models import AuditEntry, User
 
@@ -73,7 +73,7 @@ def test_expired_session_is_refused(session, users):
 def test_roles_are_ranked():
     assert auth.has_role("admin", "supervisor") and auth.has_role("supervisor", "reviewer")
     assert not auth.has_role("reviewer", "supervisor")
-    with pytest.raises(auth.NotAllowed, match="giám sát"):
+    with pytest.raises(NotAllowed, match="giám sát"):
         auth.require_role("reviewer", "supervisor", "phê duyệt")
 
 

@@ -12,9 +12,8 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
-from pipeline.errors import BadInput, NotFound
+from pipeline.errors import BadInput, NotAllowed, NotFound
 from pipeline.review import actions
-from pipeline.review.auth import NotAllowed
 from pipeline.review.offline import COLUMNS, SHEET, export_review, import_review, report_path_for
 from pipeline.review.sample import seed_sample_book
 from pipeline.settings import Settings, get_settings
