@@ -691,8 +691,8 @@ def search(
 ):
     """Tìm bản ghi theo họ tên (có hoặc không dấu), năm sinh, tên cha mẹ, xã."""
     from pipeline.errors import BadInput
-    from pipeline.search.index import index_is_empty, vacuum_index
-    from pipeline.search.index import reindex as rebuild
+    from pipeline.storage.search_index import index_is_empty, vacuum_index
+    from pipeline.storage.search_index import reindex as rebuild
     from pipeline.search.query import search_records
     from pipeline.storage.db import session_scope
 

@@ -36,7 +36,7 @@ from sqlalchemy.engine import make_url  # noqa: E402
 
 from pipeline.samplegen.content import draw_book_context, draw_person_name  # noqa: E402
 from pipeline.search import reindex, search_records  # noqa: E402
-from pipeline.search.index import vacuum_index  # noqa: E402
+from pipeline.storage.search_index import vacuum_index  # noqa: E402
 from pipeline.storage.db import init_db, make_engine, session_scope  # noqa: E402
 
 PER_BOOK, PER_PAGE = 500, 10

@@ -43,7 +43,7 @@ from pipeline.ocr.archive_xml import ArchivePage, page_xml
 from pipeline.ocr.tesseract import words_to_tsv
 from pipeline.paths import book_path
 from pipeline.scans import single_page_bytes
-from pipeline.search.index import refresh_page_index
+from pipeline.storage.search_index import refresh_page_index
 from pipeline.settings import Settings
 from pipeline.statuses import UNREVIEWED
 from pipeline.storage.audit import audit

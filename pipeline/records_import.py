@@ -69,7 +69,7 @@ from pipeline.errors import BadInput
 from pipeline.ingest import BookInfo, made_up_code, parse_years
 from pipeline.match.population import load_name_lexicon
 from pipeline.paths import check_book_code
-from pipeline.search.index import refresh_index
+from pipeline.storage.search_index import refresh_index
 from pipeline.statuses import EXTRACTED, NEEDS_REVIEW, POSTPONED
 from pipeline.storage.audit import audit
 from pipeline.storage.db import session_scope

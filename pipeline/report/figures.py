@@ -10,7 +10,7 @@ Definitions (the report's footnote says the same in Vietnamese):
 * pages: scanned (every page ingested), processed (``done``), needing attention (read and
   stored, but its entries not accounted for: ``needs_attention``, with the reason), failed,
   pending;
-* records by state (``pipeline.review.queue.record_state``), each in exactly one: *waiting*
+* records by state (``pipeline.storage.states.record_state``), each in exactly one: *waiting*
   is the review queue (``needs_person``, as the supervisor view counts it), *postponed*,
   *ready* (extracted, nothing to doubt, waiting for approval only), *reviewed* (confirmed,
   waiting for approval), *approved* (including records already exported); *exported* is the
@@ -36,12 +36,12 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, aliased
 
 from pipeline.clean.numbering import NumberGap, NumberRepeat, NumberSuspect, review_book_numbering
-from pipeline.review.queue import record_state
 from pipeline.statuses import APPROVED, EXPORTED, EXTRACTED, NEEDS_REVIEW
 from pipeline.storage.db import session_scope
 from pipeline.storage.models import (
     Book, ExportBatch, ExportItem, FieldValue, Link, Page, Record, SourceFile,
 )
+from pipeline.storage.states import record_state
 
 BOOK_TYPES = {"birth": "Khai sinh", "marriage": "Kết hôn", "death": "Khai tử"}
 LAYOUTS = {"form": "mẫu in", "ledger": "bảng kẻ"}
@@ -62,7 +62,7 @@ class Counts:
     records: int = 0
     extracted: int = 0  # status (the clean stage found nothing to doubt), whatever its link
     needs_review: int = 0  # status: the clean stage doubts a field
-    # The five states (pipeline.review.queue.RECORD_STATES): every record in exactly one, so
+    # The five states (pipeline.storage.states.RECORD_STATES): every record in exactly one, so
     # waiting + postponed + ready + reviewed + approved == records on every screen.
     waiting: int = 0  # in the review queue (doubtful fields or an undecided link)
     postponed: int = 0

@@ -31,7 +31,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
 from pipeline.review.auth import Principal
@@ -43,35 +43,9 @@ from pipeline.statuses import (  # noqa: F401
     RECORD_STATUSES, REVIEWED, STATUS_LABELS,
 )
 from pipeline.storage.models import Book, Link, Page, Record
-
-
-def link_undecided():
-    """SQL: the record has a link the match stage could not decide."""
-    return exists().where(Link.record_id == Record.id, Link.status == "needs_review")
-
-
-def needs_person():
-    """SQL condition on ``Record``: in the review queue."""
-    return or_(Record.status == NEEDS_REVIEW,
-               and_(Record.status.in_((EXTRACTED, REVIEWED)), link_undecided()))
-
-
-#: Where a record stands for a person counting progress: every record in exactly one, so the
-#: columns of the supervisor page, `hotich status` and the report add up to the record count.
-#: ``ready`` is extracted with nothing to doubt and no link to decide: waiting for approval
-#: only, like ``reviewed`` (which a person confirmed).
-RECORD_STATES = ("waiting", "postponed", "ready", "reviewed", "approved")
-STATE_LABELS = {"waiting": "chờ duyệt", "postponed": "ngoại lệ", "ready": "đọc chắc, chờ phê duyệt",
-                "reviewed": "đã duyệt, chờ phê duyệt", "approved": "đã phê duyệt"}
-
-
-def record_state():
-    """SQL expression on ``Record``: its state in ``RECORD_STATES`` (approved includes exported)."""
-    return case((Record.status.in_((APPROVED, EXPORTED)), "approved"),
-                (Record.status == POSTPONED, "postponed"),
-                (needs_person(), "waiting"),
-                (Record.status == REVIEWED, "reviewed"),
-                else_="ready")
+from pipeline.storage.states import (  # noqa: F401 - the queue's own words, counted in storage
+    RECORD_STATES, STATE_LABELS, link_undecided, needs_person, record_state,
+)
 
 
 def visible_to(principal: Principal):

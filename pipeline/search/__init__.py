@@ -5,7 +5,7 @@
 caller (the CLI, the review app's search box) needs.
 """
 
-from pipeline.search.index import refresh_index, refresh_page_index, reindex
+from pipeline.storage.search_index import refresh_index, refresh_page_index, reindex
 from pipeline.search.query import SearchHit, SearchResult, parse_query, search_records
 
 __all__ = ["SearchHit", "SearchResult", "parse_query", "refresh_index", "refresh_page_index",

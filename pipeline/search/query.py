@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 
 from pipeline.clean.text import folded_key, nfc, strip_marks
 from pipeline.errors import BadInput
-from pipeline.search.index import (
+from pipeline.storage.search_index import (
     NAME_FIELDS,
     ROLE_FATHER,
     ROLE_MOTHER,

@@ -387,7 +387,7 @@ class SearchTerm(Base):
     ``Hùng`` above ``Hưng`` without a second lookup; the record index holds every column, so
     scoring candidates reads no table rows on PostgreSQL either (on SQLite the key columns are
     in every index of a WITHOUT ROWID table anyway). Rows are derived data: rebuilt from the
-    current field values by ``pipeline.search.index`` (``hotich search --reindex``). Places are
+    current field values by ``pipeline.storage.search_index`` (``hotich search --reindex``). Places are
     not here: they belong to the book and are matched against ``books``.
     """
 

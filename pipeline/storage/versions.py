@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from pipeline.errors import InvalidValue, StorageError
 from pipeline.storage.models import FieldValue, Record
+from pipeline.storage.search_index import INDEXED_FIELDS, refresh_index
 
 STATUSES = frozenset({"read", "uncertain", "illegible", "blank"})
 SOURCES = frozenset({"ocr", "review", "import", "population"})
@@ -145,8 +146,6 @@ def add_field_version(
 def _refresh_search_index(session: Session, record_id: int, field: str) -> None:
     """Every correction goes through here, so the search index follows it in the same
     transaction (the review app needs no call of its own)."""
-    from pipeline.search.index import INDEXED_FIELDS, refresh_index  # search builds on storage
-
     if field in INDEXED_FIELDS:
         refresh_index(session, [record_id])
 

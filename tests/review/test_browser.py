@@ -239,7 +239,7 @@ def test_only_images_of_stored_pages_are_served(site):
 
 def test_search_box_finds_a_record_without_diacritics(site):
     from pipeline.clean.text import strip_marks
-    from pipeline.search.index import reindex
+    from pipeline.storage.search_index import reindex
 
     reindex(site["engine"])  # the sample book is written without going through the index
     father = site["sample"].truth[1]["father_name"]

@@ -53,7 +53,7 @@ class ScriptErrors:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     from pipeline.review.sample import seed_sample_book
-    from pipeline.search.index import reindex
+    from pipeline.storage.search_index import reindex
 
     home = tmp_path_factory.mktemp("review-pages")
     settings = Settings(home=home)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.search.index import refresh_index
+from pipeline.storage.search_index import refresh_index
 from pipeline.storage.models import Book, FieldValue, Page, Record
 from pipeline.storage.seed import page_without_scan
 

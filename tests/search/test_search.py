@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from pipeline.errors import BadInput
 from pipeline.search import refresh_index, reindex, search_records
-from pipeline.search.index import index_is_empty, record_terms
+from pipeline.storage.search_index import index_is_empty, record_terms
 from pipeline.storage.models import Record, SearchTerm
 from pipeline.storage.versions import add_field_version
 

@@ -1,5 +1,8 @@
 """The search index: each record's current names (folded words) and birth year, one row per posting.
 
+Kept by storage, not by the search package that reads it: every correction updates it in its
+own transaction (``storage.versions``), and storage imports no room above it.
+
 Rows live in ``search_terms`` (see ``models.SearchTerm``) and are derived data: every writer of
 field values calls ``refresh_index`` for the records it touched (``persist_result`` after OCR,
 ``add_field_version`` for every correction), and ``reindex`` rebuilds everything from the
