@@ -266,13 +266,10 @@ def population_import(
 
     Bảng mã (UTF-8, TCVN3/ABC, VNI, CP1258, VISCII) được tự nhận ra và chuyển sang Unicode.
     """
-    from pipeline.errors import BadInput
-    from pipeline.encodings import describe
+    from pipeline.encodings import check_choice, describe
     from pipeline.match.population import import_population, parse_mapping
 
-    if encoding and encoding not in ("utf-8", "utf-8-sig", "cp1258", "tcvn3", "vni", "viscii"):
-        raise BadInput(f"--encoding '{encoding}' không hợp lệ",
-                       hint="dùng một trong utf-8, cp1258, tcvn3, vni, viscii")
+    check_choice(encoding)
     db = _ready_db()
     mapping = parse_mapping(map_)
     with _progress() as progress:
@@ -329,14 +326,11 @@ def records_import(
     Cột record_id được giữ nguyên và xuất lại; nhập lại cùng tệp không thay đổi gì, ô đã sửa
     thành phiên bản mới, trừ trường người duyệt đã sửa (giữ giá trị của người duyệt).
     """
-    from pipeline.errors import BadInput
     from pipeline.ingest import BookInfo
-    from pipeline.encodings import describe
+    from pipeline.encodings import check_choice, describe
     from pipeline.records_import import import_records
 
-    if encoding and encoding not in ("utf-8", "utf-8-sig", "cp1258", "tcvn3", "vni", "viscii"):
-        raise BadInput(f"--encoding '{encoding}' không hợp lệ",
-                       hint="dùng một trong utf-8, cp1258, tcvn3, vni, viscii")
+    check_choice(encoding)
     info = BookInfo("", commune or "", district or "", province or "", year or "", volume or "", book_id)
     db = _ready_db()
     with _progress() as progress:
@@ -691,21 +685,19 @@ def search(
 ):
     """Tìm bản ghi theo họ tên (có hoặc không dấu), năm sinh, tên cha mẹ, xã."""
     from pipeline.errors import BadInput
-    from pipeline.storage.search_index import index_is_empty, vacuum_index
-    from pipeline.storage.search_index import reindex as rebuild
     from pipeline.search.query import search_records
     from pipeline.storage.db import session_scope
+    from pipeline.storage.search_index import index_missing, rebuild_index
 
     db = _ready_db()
-    with session_scope(db) as session:
-        stale = not reindex and index_is_empty(session)
+    stale = not reindex and index_missing(db)
     if reindex or stale:
         if stale:
             console.print("Chỉ mục tìm kiếm chưa được lập; đang lập lần đầu.")
-        with _progress() as progress, session_scope(db, write_lock=True) as session:
+        with _progress() as progress:
             task = progress.add_task("Lập chỉ mục tìm kiếm", total=None)
-            rows = rebuild(session, on_progress=lambda done, total: progress.update(task, completed=done, total=total))
-        vacuum_index(db)
+            rows = rebuild_index(db, on_progress=lambda done, total: progress.update(
+                task, completed=done, total=total))
         console.print(f"Đã lập chỉ mục tìm kiếm: {rows} mục.")
     if not query or not query.strip():
         if reindex:

@@ -52,6 +52,21 @@ class UnknownEncoding(BadInput, ValueError):
         self.scores = scores
 
 
+#: What a user may name with ``--encoding`` (anything else is detected, never forced).
+CHOOSABLE = ("utf-8", "utf-8-sig", "cp1258", "tcvn3", "vni", "viscii")
+
+
+def check_choice(name: str | None) -> None:
+    """A one-line refusal of an ``--encoding`` that is none of ``CHOOSABLE``.
+
+        >>> check_choice("tcvn3"), check_choice(None)
+        (None, None)
+    """
+    if name and name not in CHOOSABLE:
+        raise BadInput(f"--encoding '{name}' không hợp lệ",
+                       hint="dùng một trong " + ", ".join(c for c in CHOOSABLE if c != "utf-8-sig"))
+
+
 def describe(name: str) -> str:
     """Vietnamese label of an encoding name, for the CLI.
 

@@ -12,7 +12,8 @@ import pytest
 MODULES = ["pipeline.cells", "pipeline.paths", "pipeline.clean.book_names",
            "pipeline.clean.normalize", "pipeline.clean.correct", "pipeline.match.model",
            "pipeline.storage.faults", "pipeline.cli_text", "pipeline.clean.numbering",
-           "pipeline.clean.header", "pipeline.ocr.aster", "pipeline.ocr.regions"]
+           "pipeline.clean.header", "pipeline.ocr.aster", "pipeline.ocr.regions",
+           "pipeline.encodings", "pipeline.templates", "pipeline.clean.lexicon"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -224,6 +224,26 @@ def reindex(bind: Engine | Connection | Session, *, batch: int = 20_000,
     return written
 
 
+def index_missing(engine: Engine) -> bool:
+    """``index_is_empty`` in its own transaction: asked before a search."""
+    from pipeline.storage.db import session_scope
+
+    with session_scope(engine) as session:
+        return index_is_empty(session)
+
+
+def rebuild_index(engine: Engine, *,
+                  on_progress: Callable[[int, int], None] | None = None) -> int:
+    """The whole index rebuilt in one write transaction, then vacuumed (``hotich search
+    --reindex``); returns its rows."""
+    from pipeline.storage.db import session_scope
+
+    with session_scope(engine, write_lock=True) as session:
+        rows = reindex(session, on_progress=on_progress)
+    vacuum_index(engine)
+    return rows
+
+
 def vacuum_index(engine: Engine) -> None:
     """After a full rebuild on PostgreSQL: VACUUM sets the visibility map, without which every
     index lookup of a search also reads the table (several times slower until autovacuum
