@@ -204,7 +204,7 @@ def plan_values(page: PageLines, entries: list[Entry], template: Template) -> li
 def extract_form(
     words: list[OcrWord], template: Template, engine: OcrEngine, image: np.ndarray,
     binary: np.ndarray | None = None, *, mode: Literal["stack", "page"] = "stack",
-    deslant: bool = True, reader: AsterReader | None = None,
+    deslant: bool = True, reader: AsterReader | None = None, text: np.ndarray | None = None,
 ) -> tuple[list[ExtractedRecord], LayoutFit]:
     """Records of one form page and how well the page fit the template; every box is in the
     pixels of ``image`` (the prepared page).
@@ -214,7 +214,9 @@ def extract_form(
     numeric fields once more with ``engine.for_numbers()``; ``page`` takes the page words
     inside each region. ``deslant``: the stacked text read shears value crops upright by the
     page's handwriting slant (printed values measure 0 and are left alone). ``reader``, the
-    second (neural) reader, reads the same value crops (stack mode only).
+    second (neural) reader, reads the same value crops (stack mode only). ``text``, when
+    given, is the page binarized for reading letters (``PreparedPage.text_image``): value
+    crops are cut from it, labels found in ``words`` as before.
     """
     if binary is None:
         binary = image
@@ -229,7 +231,8 @@ def extract_form(
     rescue_labels(page, entries, template)
     predict_missing(entries, template)
     plans = plan_values(page, entries, template)
-    reads, neural = _read_plans(plans, template, engine, image, words, mode, deslant, reader)
+    reads, neural = _read_plans(plans, template, engine, image if text is None else text,
+                                words, mode, deslant, reader)
     _recover_hidden_labels(plans, reads, neural, template)
     records = _records(plans, reads, neural, entries, template, words, binary, mode)
     _score_fit(fit, entries, fragments, template)

@@ -572,6 +572,9 @@ def find_layout(template: Template, engine: OcrEngine, image: np.ndarray, binary
     pitch = (header.cells[-1].center - header.cells[0].center) / max(1, len(header.cells) - 1)
     tx0 = max(0, int(header.cells[0].box[0] - pitch / 2))
     tx1 = min(w, int(header.cells[-1].box[2] + pitch / 2))
+    hidden = len(header.mapped) < len(template.specs)
+    if hidden:  # a column whose header was not read may stand outside the read ones
+        tx0, tx1 = _widen_to_rules(tx0, tx1, header, vrules_page, pitch)
     below = [y for y in _rules(binary, (tx0, header.box[1], tx1, h), "h") if y > header.box[3]]
     body_top = header.box[3] + 2
     if below and below[0] - header.box[3] < 3 * glyph:
@@ -581,10 +584,10 @@ def find_layout(template: Template, engine: OcrEngine, image: np.ndarray, binary
     last = body_top + bands[-1][1] if bands else h
     vrules = _rules(binary, (tx0, body_top, tx1, last), "v", words) if bands else []
     counts = _ink_counts(ink, bands)
-    hidden = len(header.mapped) < len(template.specs)
     cuts = _column_cuts(header, vrules, counts, tx0, glyph, hidden)
     edges = _outer_edges(header, [c for cs in cuts for c in cs], vrules, counts == 0, tx0, tx1)
-    columns, notes = _columns(header, cuts, edges, template)
+    outer = _unread_outer_columns(edges, vrules, counts, tx0, glyph) if hidden else (None, None)
+    columns, notes = _columns(header, cuts, edges, template, outer)
     rules = [y for y in below if y > body_top + glyph]
     ruled = len(rules) >= 2
     number = next((c for c in columns if c.field == template.starts_entry), None)
@@ -655,9 +658,11 @@ def _split_numbers(band: tuple[int, int], ink: np.ndarray, number_ink: np.ndarra
     return [(a + y0, a + y1) for y0, y1 in zip(edges, edges[1:]) if y1 > y0]
 
 
-def _columns(header: Header, cuts: list[list[int]], edges: tuple[int, int], template: Template
+def _columns(header: Header, cuts: list[list[int]], edges: tuple[int, int], template: Template,
+             outer: tuple[int | None, int | None] = (None, None)
              ) -> tuple[list[Column], list[str]]:
-    """Columns left to right, those found without a header included (field None). When the
+    """Columns left to right, those found without a header included (field None), also a
+    ruled column beyond the first or last header read (``outer``: its far rule). When the
     page then has the template's number of columns and exactly one of each is left, the
     column takes the field by elimination, said in the notes (a guess a person should see)."""
     fields: list[str | None] = [header.cells[0].field]
@@ -666,6 +671,10 @@ def _columns(header: Header, cuts: list[list[int]], edges: tuple[int, int], temp
         fields += [None] * (len(between) - 1) + [cell.field]
         bounds += between
     bounds.append(edges[1])
+    if outer[0] is not None:
+        fields, bounds = [None, *fields], [outer[0], *bounds]
+    if outer[1] is not None:
+        fields, bounds = [*fields, None], [*bounds, outer[1]]
     columns = [Column(f, int(x0), int(x1)) for f, x0, x1 in zip(fields, bounds, bounds[1:])]
     notes = []
     blank = [c for c in columns if c.field is None]
@@ -695,6 +704,35 @@ def _text_ink(image: np.ndarray, glyph: float, xs: list[int], ys: list[int]) -> 
 
 def _rect(w: int, h: int) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_RECT, (max(1, w), max(1, h)))
+
+
+def _widen_to_rules(tx0: int, tx1: int, header: Header, vrules: list[int], pitch: float
+                    ) -> tuple[int, int]:
+    """The table's span reaching out to the page's vertical rules within a column's pitch
+    beyond it: a narrow edge column (``Số``) whose short header went unread lies there."""
+    left = [x for x in vrules if header.cells[0].box[0] - 1.5 * pitch <= x < tx0]
+    right = [x for x in vrules if tx1 < x <= header.cells[-1].box[2] + 1.5 * pitch]
+    return (min(left) - 8 if left else tx0), (max(right) + 9 if right else tx1)
+
+
+def _unread_outer_columns(edges: tuple[int, int], vrules: list[int], counts: np.ndarray,
+                          x_off: int, glyph: float) -> tuple[int | None, int | None]:
+    """Far rules of ruled columns beyond the table's edges (``edges``: the rules beside the
+    first and last header read): a column whose header was not read, with writing on at
+    least half the body's lines. None on a side without one."""
+    lines = int(counts.max()) if counts.size else 0
+    if lines == 0:
+        return None, None
+
+    def written(a: int, b: int) -> bool:
+        part = counts[max(0, a - x_off + 6):max(0, b - x_off - 6)]
+        return part.size > 0 and int(part.max()) >= 0.5 * lines
+
+    left = [x for x in vrules if x < edges[0] - glyph]
+    right = [x for x in vrules if x > edges[1] + glyph]
+    far_l = min(left) if left and written(min(left), edges[0]) else None
+    far_r = max(right) if right and written(edges[1], max(right)) else None
+    return far_l, far_r
 
 
 def _outer_edges(header: Header, cuts: list[int], vrules: list[int], free: np.ndarray,
@@ -787,7 +825,7 @@ def _group_bands(bands, numbered, glyph: float) -> list[tuple[int, int]]:
 def extract_ledger(
     template: Template, engine: OcrEngine, image: np.ndarray, binary: np.ndarray,
     *, mode: Literal["stack", "cell"] = "stack", page_words: list[OcrWord] | None = None,
-    deslant: bool = True, reader: AsterReader | None = None,
+    deslant: bool = True, reader: AsterReader | None = None, text: np.ndarray | None = None,
 ) -> tuple[list[ExtractedRecord], LayoutFit]:
     """Records of one ledger page, and how well the page fitted the template.
 
@@ -803,7 +841,9 @@ def extract_ledger(
     (``read_regions``, ~3 s a page); ``"cell"`` one call per cell (~18 s). A page whose
     header is not found gives no records and a fit with score 0 and the reason, never a
     silent empty page; title, header, column-number rows and empty rows never become
-    records; ``row`` is the entry's position on the page.
+    records; ``row`` is the entry's position on the page. ``text``, when given, is the same
+    page binarized for reading letters (``PreparedPage.text_image``): cells are read from
+    it, while the header and the layout are found on ``image``.
     """
     words = page_words if page_words is not None else engine.recognize(image, psm=6)
     layout = find_layout(template, engine, image, binary, words)
@@ -813,7 +853,7 @@ def extract_ledger(
                                  "Không tìm thấy dòng tiêu đề cột của bảng (cần ít nhất "
                                  f"{min_columns(template)} cột khớp với mẫu sổ)"])
     cells = _cells(layout)
-    image = _erase_rules(image, layout)
+    image = _erase_rules(image if text is None else text, layout)
     reads, neural = _read_cells(template, engine, image, cells, mode, deslant, layout.glyph,
                                 reader)
     records = []

@@ -16,8 +16,9 @@ from pipeline.templates import Template
 from pipeline.types import ExtractedRecord, LayoutFit, OcrWord
 
 # 2: seal ink washed out; 3: deslanted values, eng numbers; 4: one-line isolation of form
-# values; 5: labels and columns found wherever the printing put them, photos flattened
-OCR_VERSION = "5"
+# values; 5: labels and columns found wherever the printing put them, photos flattened;
+# 6: blurred values read from thinner letters, an edge column with its header unread kept
+OCR_VERSION = "6"
 
 
 @dataclass
@@ -63,13 +64,15 @@ def read_page(
         engine = TesseractEngine()
     page = preprocess_page(image, dpi=dpi)
     clean = remove_lines(page.binary)
+    text = page.text_image(clean)  # values are read from it; labels and layout from clean
     words = engine.recognize(clean, psm=6)
     if template.layout == "ledger":
         records, fit = extract_ledger(template, engine, clean, page.binary, mode=ledger_mode,
-                                      page_words=words, deslant=deslant, reader=reader)
+                                      page_words=words, deslant=deslant, reader=reader,
+                                      text=text)
     else:
         records, fit = extract_form(words, template, engine, clean, page.binary,
-                                    mode=form_mode, deslant=deslant, reader=reader)
+                                    mode=form_mode, deslant=deslant, reader=reader, text=text)
     version = f"{OCR_VERSION}/{engine.version}"
     numbers = engine.for_numbers()
     if numbers is not engine:

@@ -371,3 +371,29 @@ def test_a_landscape_ledger_is_not_taken_for_a_spread(ledger):
     assert len(capture.split_spread(page)) == 1
     photo, _ = photograph(page, angle=5)
     assert len(capture.split_spread(photo)) == 1
+
+
+def test_blurred_letters_of_a_photographed_ledger_keep_their_shape(tmp_path):
+    """A heavily aged ledger photographed by a phone (blur, JPEG, ~150 dpi flattened to 300):
+    one Otsu level for the page sits in the halo of the blurred typed values, filling
+    ``ă`` into ``â`` and ``m`` into a blot ("Văn" → "Vân", "Xóm" → "xóa"). Values are read
+    from the thinner binarization (each place cut halfway between its own ink and the paper),
+    layout still from Otsu's (a tune printing; measured 86 of 120 written fields right after
+    cleaning, 67 with Otsu's letters)."""
+    from pipeline.clean import normalize_page
+    from pipeline.ocr.read_page import read_page
+    from pipeline.templates import load_template
+
+    truth = generate_book(BookSpec(seed=1014, template="birth_ledger", pages=1,
+                                   degradation="heavy", face="typewriter",
+                                   printing="random:333", capture="phone"), tmp_path)
+    image = cv2.cvtColor(cv2.imread(str(tmp_path / "pages" / "page-001.png")), cv2.COLOR_BGR2RGB)
+    template = load_template("birth_ledger")
+    read = read_page(image, template)
+    cleaned = normalize_page([r.fields for r in read.records], template, truth.book["year"])
+    got = {r.row: {n: fv.value for n, fv in fields.items()}
+           for r, fields in zip(read.records, cleaned)}
+    pairs = [(got.get(t.row, {}).get(n), f.value) for t in truth.records
+             for n, f in t.fields.items() if f.value]
+    right = sum(g == w for g, w in pairs)
+    assert right >= 80, (right, len(pairs))

@@ -206,3 +206,19 @@ def test_a_monospaced_header_wrapped_with_wide_spaces_keeps_its_columns(tmp_path
         got = [r.fields[name].raw if name in r.fields else None for r in read.records]
         want = [t.fields[name].text for t in truth.records]
         assert sum(g == w for g, w in zip(got, want)) >= len(want) - 2, (name, got, want)
+
+
+def test_an_edge_column_whose_header_is_unread_keeps_its_values(tesseract):
+    """The number column at the table's left edge with no header read (a short ``Số`` in a
+    narrow cell is the one a worn or photographed page loses first): its ruled cells still
+    make a column, named by elimination, instead of lying outside the table with every
+    registration number dropped (before: the table began at the rule right of it)."""
+    classic = classic_printing("birth_ledger")
+    columns = tuple(replace(c, header="") if c.field == "registration_no" else c
+                    for c in classic.columns)
+    image, truth = _page(15, replace(classic, columns=columns, name="unheaded"))
+    records, fit = _read(image, tesseract)
+    assert len(records) == len(truth) and fit.labels_found == 8
+    assert any("'Số'" in note for note in fit.problems)  # the guess is said, for a person
+    numbers = [r.fields["registration_no"].raw for r in records]
+    assert numbers == [t["registration_no"] for t in truth]
