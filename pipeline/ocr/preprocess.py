@@ -243,14 +243,17 @@ def thin_strokes(gray: np.ndarray) -> np.ndarray | None:
     level, otsu = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     if level < STROKE_MIN_OTSU:
         return None
+    # counted, not kept: on a phone photo every page-sized array is another ~12 MB per worker
+    before = otsu.size - cv2.countNonZero(otsu)
+    del otsu
     small = cv2.resize(gray, None, fx=0.25, fy=0.25, interpolation=cv2.INTER_AREA)
     ink = cv2.blur(cv2.erode(small, _rect(9, 9)), (9, 9))
     cut = cv2.addWeighted(ink, 1 - STROKE_SHARE, np.full_like(ink, 255), STROKE_SHARE, 0)
     cut = np.minimum(cut, np.uint8(level))
     cut = cv2.resize(cut, (gray.shape[1], gray.shape[0]), interpolation=cv2.INTER_LINEAR)
     thin = cv2.compare(gray, cut, cv2.CMP_GE)  # 255 paper, 0 ink
-    before = np.count_nonzero(otsu == 0)
-    if before == 0 or np.count_nonzero(thin == 0) > (1 - STROKE_MIN_CHANGE) * before:
+    del cut
+    if before == 0 or thin.size - cv2.countNonZero(thin) > (1 - STROKE_MIN_CHANGE) * before:
         return None
     return thin
 
