@@ -32,7 +32,7 @@ from pipeline.settings import Settings
 from pipeline.storage.audit import audit
 from pipeline.storage.db import session_scope
 from pipeline.storage.models import Book, Page, SourceFile
-from pipeline.templates import load_template
+from pipeline.templates import BOOK_TYPE_NAMES, load_template
 
 
 @dataclass(frozen=True)
@@ -357,9 +357,8 @@ def check_template(settings: Settings, name: str, files: list[Path], warnings: l
 
 def _describe(template) -> str:
     """``sổ khai tử dạng bảng`` — the template as a clerk names it."""
-    kinds = {"birth": "khai sinh", "marriage": "kết hôn", "death": "khai tử"}
     layouts = {"form": "dạng tờ khai", "ledger": "dạng bảng"}
-    return f"sổ {kinds[template.book_type]} {layouts[template.layout]}"
+    return f"sổ {BOOK_TYPE_NAMES[template.book_type]} {layouts[template.layout]}"
 
 
 def detect_first_page(settings: Settings, files: list[Path]):

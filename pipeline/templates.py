@@ -94,6 +94,8 @@ def load_template(name: str, directory: Path = TEMPLATES_DIR) -> Template:
 
 
 BOOK_TYPES = ("birth", "marriage", "death")
+#: What a clerk calls each book type ("sổ khai sinh"); ``.capitalize()`` for a heading.
+BOOK_TYPE_NAMES = {"birth": "khai sinh", "marriage": "kết hôn", "death": "khai tử"}
 #: Columns of `records export` that say where an entry is (SPEC §4), before the register's own.
 KEY_COLUMNS = ("record_id", "book_id", "page", "row")
 #: Who in an entry is linked to a citizen of the population data: a role is the prefix of its

@@ -37,12 +37,11 @@ from pipeline.statuses import RECORD_STATUSES, STATUS_LABELS
 from pipeline.storage.books import find_book
 from pipeline.storage.db import session_scope
 from pipeline.storage.models import Book, Citizen, FieldValue, Link, Page, Record
-from pipeline.templates import BOOK_TYPES, LINKED_ROLES, record_columns, register_fields
+from pipeline.templates import BOOK_TYPE_NAMES, BOOK_TYPES, LINKED_ROLES, record_columns, register_fields
 
 BIRTH_COLUMNS = record_columns("birth")
 BIRTH_FIELDS = register_fields("birth")  # kept for callers of the births-only export
 LINKED = ("auto", "confirmed")
-TYPE_NAMES = {"birth": "khai sinh", "marriage": "kết hôn", "death": "khai tử"}
 #: Integer columns that may be empty (a typed book has no page): never written as ``1.0``.
 WHOLE_NUMBERS = ("page", "row")
 #: The XLSX package's clock (file entries and document properties), fixed: see the module doc.
@@ -65,7 +64,7 @@ def export_type(session, *, book_code: str | None, book_type: str | None, status
     if book_code:
         found = find_book(session, book_code).book_type
         if book_type and book_type != found:
-            raise BadInput(f"Sổ {book_code} là sổ {TYPE_NAMES[found]}, không phải {TYPE_NAMES[book_type]}")
+            raise BadInput(f"Sổ {book_code} là sổ {BOOK_TYPE_NAMES[found]}, không phải {BOOK_TYPE_NAMES[book_type]}")
         return found
     if book_type:
         return book_type
@@ -74,7 +73,7 @@ def export_type(session, *, book_code: str | None, book_type: str | None, status
         query = query.where(Record.status == status)
     types = sorted(session.scalars(query), key=BOOK_TYPES.index)
     if len(types) > 1:
-        raise BadInput("Các bản ghi thuộc nhiều loại sổ (" + ", ".join(TYPE_NAMES[t] for t in types)
+        raise BadInput("Các bản ghi thuộc nhiều loại sổ (" + ", ".join(BOOK_TYPE_NAMES[t] for t in types)
                        + "), mỗi loại có cột riêng", hint="chọn --book hoặc --book-type")
     return types[0] if types else "birth"
 

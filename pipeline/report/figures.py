@@ -42,8 +42,8 @@ from pipeline.storage.models import (
     Book, ExportBatch, ExportItem, FieldValue, Link, Page, Record, SourceFile,
 )
 from pipeline.storage.states import record_state
+from pipeline.templates import BOOK_TYPE_NAMES
 
-BOOK_TYPES = {"birth": "Khai sinh", "marriage": "Kết hôn", "death": "Khai tử"}
 LAYOUTS = {"form": "mẫu in", "ledger": "bảng kẻ"}
 LEVELS = {"province": "Tỉnh", "district": "Huyện", "commune": "Xã"}
 VIETNAM_TZ = "Asia/Ho_Chi_Minh"  # UTC+7, no daylight saving time
@@ -154,7 +154,7 @@ class BookFigures(Counts):
 
     @property
     def type_label(self) -> str:
-        return BOOK_TYPES.get(self.book_type, self.book_type)
+        return BOOK_TYPE_NAMES.get(self.book_type, self.book_type).capitalize()
 
     @property
     def failures(self) -> list[str]:

@@ -46,6 +46,7 @@ from pipeline.storage.models import Book, Link, Page, Record
 from pipeline.storage.states import (  # noqa: F401 - the queue's own words, counted in storage
     RECORD_STATES, STATE_LABELS, link_undecided, needs_person, record_state,
 )
+from pipeline.templates import BOOK_TYPE_NAMES
 
 
 def visible_to(principal: Principal):
@@ -217,11 +218,10 @@ def queue_counts(session: Session, principal: Principal) -> list[BookQueue]:
     return list(out.values())
 
 
-BOOK_TYPES = {"birth": "Khai sinh", "marriage": "Kết hôn", "death": "Khai tử"}
 
 
 def _book_label(book_type: str, commune: str, year: int | None) -> str:
-    return f"{BOOK_TYPES.get(book_type, book_type)} · {commune} · {year or '?'}"
+    return f"{BOOK_TYPE_NAMES.get(book_type, book_type).capitalize()} · {commune} · {year or '?'}"
 
 
 def postponed_records(session: Session, principal: Principal, limit: int = 500) -> list[Record]:

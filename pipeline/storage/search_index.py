@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from pipeline.clean.text import folded_key, name_key, nfc
+from pipeline.storage.db import session_scope
 from pipeline.storage.models import FieldValue, Record, SearchTerm
 
 ROLE_NAME = "name"  # the registered person: child, deceased, husband or wife
@@ -226,8 +227,6 @@ def reindex(bind: Engine | Connection | Session, *, batch: int = 20_000,
 
 def index_missing(engine: Engine) -> bool:
     """``index_is_empty`` in its own transaction: asked before a search."""
-    from pipeline.storage.db import session_scope
-
     with session_scope(engine) as session:
         return index_is_empty(session)
 
@@ -236,8 +235,6 @@ def rebuild_index(engine: Engine, *,
                   on_progress: Callable[[int, int], None] | None = None) -> int:
     """The whole index rebuilt in one write transaction, then vacuumed (``hotich search
     --reindex``); returns its rows."""
-    from pipeline.storage.db import session_scope
-
     with session_scope(engine, write_lock=True) as session:
         rows = reindex(session, on_progress=on_progress)
     vacuum_index(engine)
