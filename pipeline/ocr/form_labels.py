@@ -31,6 +31,12 @@ COLON_BONUS = 3.0  # the printed label ends in ':' and so does the text read
 #: says it is there, and a faint or thin label font reads as "Tuấi:", "Dân tộe:".
 RESCUE_MIN_SCORE = 70.0
 FOLDED_PENALTY = 4.0  # a match only without diacritics is a little weaker
+#: Page furniture holding a label's words: the volume line `Quyển số: 3` holds `Số:`, the
+#: title `SỔ ĐĂNG KÝ KHAI SINH` (read "SỐ ĐĂNG KÝ") the label `Số đăng ký:`. Matched like
+#: labels, they take their words from a label inside them (they explain more letters) and
+#: are then dropped.
+FURNITURE = ("Quyển số:", "Quyển số", "Sổ đăng ký khai sinh", "Sổ đăng ký kết hôn",
+             "Sổ đăng ký khai tử")
 
 
 @dataclass
@@ -149,7 +155,7 @@ def find_labels_in_line(line: Line, index: int, variants: dict[str, tuple[str, .
     for start in range(len(words)):
         if not any(c.isalpha() for c in words[start].text):
             continue
-        for text in variants:
+        for text in (*variants, *(f for f in FURNITURE if f not in variants)):
             score, k = match_at(words, start, text)
             if k and (_good_enough(text, score) or _last_word_misread(words, start, k, text)):
                 explained = _explained(words[start:start + k], text)
@@ -163,8 +169,9 @@ def find_labels_in_line(line: Line, index: int, variants: dict[str, tuple[str, .
         if span & taken:
             continue
         taken |= span
-        hits.append(LabelHit(variants[text], text, label_box(words[start:start + k], text), score,
-                             index, start, k))
+        if text in variants:
+            hits.append(LabelHit(variants[text], text, label_box(words[start:start + k], text),
+                                 score, index, start, k))
     return sorted(hits, key=lambda h: h.first_word)
 
 

@@ -525,7 +525,7 @@ def _column_cuts(header: Header, vrules: list[int], counts: np.ndarray, x_off: i
         if hidden and len(gaps) >= 2 and all(inked):
             out.append([lo + (g0 + g1) // 2 for g0, g1 in gaps])
             continue
-        gap = _widest_gap(part == 0) or _widest_gap(part <= 1)  # <= 1: a stray mark
+        gap = _clearest_gap(part, glyph, lines)
         middle = lo + gap[0] + (gap[1] - gap[0]) / 2 if gap else (a.box[2] + b.box[0]) / 2
         out.append([int(middle)])
     return out
@@ -542,6 +542,17 @@ def _gaps(free: np.ndarray, min_width: float) -> list[tuple[int, int]]:
                 runs.append((start, i))
             start = None
     return runs
+
+
+def _clearest_gap(counts: np.ndarray, glyph: float, lines: int) -> tuple[int, int] | None:
+    """The widest stretch at least half a glyph wide that no body line inks, else that the
+    fewest do (a seal's rim, a stain or a margin note crossing the gap inks a few lines
+    there: a gap of one pixel between two letters of a value would otherwise win)."""
+    for level in range(0, max(1, lines // 4) + 1):
+        runs = _gaps(counts <= level, 0.5 * glyph)
+        if runs:
+            return max(runs, key=lambda r: r[1] - r[0])
+    return _widest_gap(counts == 0)
 
 
 def _widest_gap(free: np.ndarray) -> tuple[int, int] | None:
@@ -950,13 +961,14 @@ _COLUMN_NUMBER = re.compile(r"^\(?\d{1,2}\)?$")
 def _is_entry(fields: dict, template: Template, layout: Layout, boxed: bool) -> bool:
     """A row is an entry unless it is empty, repeats the header, or numbers the columns
     ("(1) (2) (3)…", printed under many headers). Outside a ruled cell, a row with no registration
-    number needs three filled cells (two when the page has no number column): the page foot
+    number needs three cells with text (two when the page has no number column): the page foot
     or a margin note is no entry."""
     filled = {n: fv.raw for n, fv in fields.items() if fv.status != "blank"}
     if not filled:
         return False
-    if not boxed and template.starts_entry not in filled and len(filled) < (
-            3 if template.starts_entry in layout.header.mapped else 2):
+    numbered = any(c.field == template.starts_entry for c in layout.columns)
+    read = [n for n, t in filled.items() if t]  # ink that reads as nothing is no value
+    if not boxed and template.starts_entry not in read and len(read) < (3 if numbered else 2):
         return False
     texts = [t for t in filled.values() if t]
     if len(texts) >= 3 and all(_COLUMN_NUMBER.match(t) for t in texts):

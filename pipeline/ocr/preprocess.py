@@ -262,11 +262,15 @@ def estimate_skew(binary: np.ndarray, max_angle: float = MAX_SKEW) -> float:
     """Skew in degrees by projection profile: the angle whose row sums are most peaked.
 
     Coarse 0.5° search on a small image, then 0.05° refinement; text lines, ruled lines and
-    leader dots all vote, which suits forms and ledgers alike.
+    leader dots all vote, which suits forms and ledgers alike. Ink touching the image's
+    border does not vote: it is the edge of the sheet or its shadow (a flattened photo's edge
+    is level by construction, a scanner's lid shadow is level with the glass), and as the
+    longest straight stroke on the page it would outvote a table printed a little crooked.
     """
     ink = 255 - binary
     factor = min(1.0, 1000.0 / max(ink.shape))
-    small = cv2.resize(ink, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+    small = _without_border_ink(
+        cv2.resize(ink, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA))
 
     def score(angle: float) -> float:
         return capture.line_sharpness(small, angle)
@@ -279,6 +283,20 @@ def estimate_skew(binary: np.ndarray, max_angle: float = MAX_SKEW) -> float:
     fine = np.arange(max(-max_angle, best - 0.5), min(max_angle, best + 0.5) + 1e-9, 0.05)
     best = max(fine, key=lambda a: (score(a), -abs(a)))
     return float(round(best, 2)) + 0.0  # no -0.0
+
+
+def _without_border_ink(ink: np.ndarray) -> np.ndarray:
+    """``ink`` (white on black) with every blob that touches the image border erased."""
+    n, labels = cv2.connectedComponents((ink > 0).astype(np.uint8), connectivity=8)
+    if n <= 1:
+        return ink
+    edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    edge = edge[edge > 0]
+    if edge.size == 0:
+        return ink
+    out = ink.copy()
+    out[np.isin(labels, edge)] = 0
+    return out
 
 
 def remove_lines(binary: np.ndarray, *, min_length: int = 120, dots: bool = True) -> np.ndarray:

@@ -11,6 +11,7 @@ from pipeline.ocr.aster import AsterReader
 from pipeline.ocr.engine import OcrEngine
 from pipeline.ocr.form import extract_form
 from pipeline.ocr.ledger import extract_ledger
+from pipeline.ocr.page_words import read_page_words
 from pipeline.ocr.preprocess import PreparedPage, preprocess_page, remove_lines
 from pipeline.templates import Template
 from pipeline.types import ExtractedRecord, LayoutFit, OcrWord
@@ -18,7 +19,9 @@ from pipeline.types import ExtractedRecord, LayoutFit, OcrWord
 # 2: seal ink washed out; 3: deslanted values, eng numbers; 4: one-line isolation of form
 # values; 5: labels and columns found wherever the printing put them, photos flattened;
 # 6: blurred values read from thinner letters, an edge column with its header unread kept
-OCR_VERSION = "6"
+# 7: labels read from thinner letters when Otsu's miss them, word boxes fitted to their ink,
+# deskew blind to the sheet's edge, page furniture (`Quyển số`, the title) never a label
+OCR_VERSION = "7"
 
 
 @dataclass
@@ -64,8 +67,8 @@ def read_page(
         engine = TesseractEngine()
     page = preprocess_page(image, dpi=dpi)
     clean = remove_lines(page.binary)
-    text = page.text_image(clean)  # values are read from it; labels and layout from clean
-    words = engine.recognize(clean, psm=6)
+    text = page.text_image(clean)  # values are read from it; rules and geometry from clean
+    words, words_from = read_page_words(engine, clean, text, template)
     if template.layout == "ledger":
         records, fit = extract_ledger(template, engine, clean, page.binary, mode=ledger_mode,
                                       page_words=words, deslant=deslant, reader=reader,
@@ -86,6 +89,7 @@ def read_page(
         ocr_version=version,
         scale=page.scale,
         params={"page_psm": 6, "remove_lines": True, "remove_stamps": True,
+                "page_words_from": words_from,
                 "layout": template.layout,
                 "form_mode": form_mode, "ledger_mode": ledger_mode, "dpi": dpi,
                 "deslant": deslant, "second_reader": reader.name if reader else None,

@@ -182,6 +182,29 @@ def read_region(
     return [_moved(w, dx, dy) for w in engine.recognize(part, psm=psm, whitelist=whitelist)]
 
 
+def fit_to_ink(words: list[OcrWord], binary: np.ndarray) -> list[OcrWord]:
+    """Each word's box shrunk to the ink inside it (black on white ``binary``).
+
+    Tesseract sometimes gives the words of a line the height of the whole line it built,
+    e.g. a bold two-line ledger header taken as one line: 77 px boxes round 31 px letters.
+    Such words look like stains or rule pieces to every height test downstream and the
+    header is lost. A box without ink inside is left as it is.
+    """
+    h, w = binary.shape[:2]
+    out = []
+    for word in words:
+        x0, y0, x1, y1 = max(0, word.box[0]), max(0, word.box[1]), min(w, word.box[2]), \
+            min(h, word.box[3])
+        ink = binary[y0:y1, x0:x1] < 128
+        rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+        if rows.size == 0:
+            out.append(word)
+            continue
+        box = (x0 + int(cols[0]), y0 + int(rows[0]), x0 + int(cols[-1]) + 1, y0 + int(rows[-1]) + 1)
+        out.append(word if box == word.box else OcrWord(word.text, word.confidence, box, word.line))
+    return out
+
+
 def _moved(word: OcrWord, dx: int, dy: int) -> OcrWord:
     b = word.box
     return OcrWord(word.text, word.confidence, (b[0] + dx, b[1] + dy, b[2] + dx, b[3] + dy),
