@@ -129,3 +129,19 @@ def test_damaged_header_still_maps_to_its_field():
     # a column the book does not have is simply absent; the others still map
     shorter = map_headers(["Số", "Họ và tên", "Ngày sinh", "Ghi chú"], template)
     assert shorter == {0: "registration_no", 1: "full_name", 2: "birth_date", 3: "notes"}
+
+
+def test_word_boxes_are_fitted_to_their_ink():
+    """Tesseract may give the words of a two-line bold header the height of both lines
+    (77 px round 31 px letters on a photographed ledger), which made every height test take
+    them for stains and the header was lost. Boxes shrink to the ink inside them."""
+    from pipeline.ocr.regions import fit_to_ink
+    from pipeline.types import OcrWord
+
+    binary = np.full((200, 300), 255, np.uint8)
+    binary[60:91, 40:80] = 0
+    tall = OcrWord("Số", 0.9, (35, 30, 85, 107), (1, 1, 1))
+    blank = OcrWord("?", 0.2, (150, 30, 200, 107), (1, 1, 2))
+    fitted, untouched = fit_to_ink([tall, blank], binary)
+    assert fitted.box == (40, 60, 80, 91) and fitted.text == "Số"
+    assert untouched.box == blank.box

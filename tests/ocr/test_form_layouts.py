@@ -186,3 +186,42 @@ def test_a_label_whose_last_word_is_misread_is_still_the_longer_label():
     assert [h.fields for h in hits] == [("nationality",), ("mother_name",)]
     hits = find_labels_in_line(_line("Họ", "tên:", "Lê", "Văn", "Tám"), 0, variants)
     assert [h.fields for h in hits] == [("full_name",)]
+
+
+@pytest.mark.parametrize("furniture", [("Quyến", "số:", "3"), ("SỐ", "ĐĂNG", "KÝ", "KHAI", "SINH"),
+                                       ("Quyển", "số", "2")])
+def test_the_volume_line_and_the_title_hold_no_label(furniture):
+    """`Quyển số: 3` holds `Số:` and the title `SỔ ĐĂNG KÝ KHAI SINH` (read "SỐ") the label
+    `Số đăng ký:`: taken for labels, they joined the first entry as its number (a held-out
+    photographed form lost its first entry's residence and declarant to the second)."""
+    variants = {"Số:": ("registration_no",), "Số đăng ký:": ("registration_no",),
+                "Họ tên:": ("full_name",)}
+    assert find_labels_in_line(_line("Xã", "Nghi", "Phong", *furniture), 0, variants) == []
+    hits = find_labels_in_line(_line("Số:", "28", "Họ", "tên:", "Đỗ", "Văn", "Bảo"), 0, variants)
+    assert [h.fields for h in hits] == [("registration_no",), ("full_name",)]
+    hits = find_labels_in_line(_line("Số", "đăng", "ký:", "13"), 0, variants)
+    assert [h.text for h in hits] == ["Số đăng ký:"]
+
+
+def test_a_stray_label_above_the_first_entry_does_not_choose_the_split():
+    """A `Số:` read above the first entry (the volume line) must not buy a label for the
+    split that joins it to that entry: every wide gap inside an entry costs the split one
+    label, so the entries still open where the printing opens them. The labels are those a
+    held-out photographed form gave: the first entry's `Số:` under a coffee ring, the second
+    entry's lower lines under a seal."""
+    template = load_template("birth_form")
+    first = ["full_name", "sex", "birth_date", "birth_place", "nationality", "ethnicity",
+             "father_name", "mother_name", "mother_age", "residence", "declarant"]
+    second = ["full_name", "registration_no", "birth_date", "birth_place", "nationality",
+              "ethnicity", "father_name", "father_age"]
+    hits = [_hit("registration_no", 0, 100)]
+    y = 600
+    for names in (first, second):
+        for name in names:
+            hits.append(_hit(name, len(hits), y))
+            y += 100
+        y += 50
+    hits.append(_hit("registration_date", len(hits), y + 300))  # lines lost above it
+    entries, _ = group_entries(hits, template)
+    assert [e.order[0] for e in entries] == ["full_name", "full_name"]
+    assert {"residence", "declarant"} <= set(entries[0].labels)

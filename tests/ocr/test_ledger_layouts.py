@@ -222,3 +222,18 @@ def test_an_edge_column_whose_header_is_unread_keeps_its_values(tesseract):
     assert any("'Số'" in note for note in fit.problems)  # the guess is said, for a person
     numbers = [r.fields["registration_no"].raw for r in records]
     assert numbers == [t["registration_no"] for t in truth]
+
+
+def test_a_column_gap_crossed_by_a_seal_rim_is_still_the_gap():
+    """Between two headers the column gap is where no body line has ink. A seal's rim
+    crossing it inks a line or two there, and a one-pixel gap between two letters of a
+    value is empty: the gap must be the wide stretch few lines ink, not that pixel (a
+    held-out photographed ledger cut every registration date after 'ngày 14')."""
+    from pipeline.ocr.ledger import _clearest_gap
+
+    counts = np.full(330, 4)  # values in 0..150, then the gap (the rim inks one line)
+    counts[9] = 0  # between two letters of a date
+    counts[150:330] = 1
+    assert _clearest_gap(counts, glyph=33.0, lines=9) == (150, 330)
+    counts[200:260] = 0  # a truly empty stretch wins when there is one
+    assert _clearest_gap(counts, glyph=33.0, lines=9) == (200, 260)
