@@ -447,7 +447,11 @@ def _score_fit(fit: LayoutFit, entries: list[Entry], fragments: list[Entry],
     stray = [f for f in fragments if f.top > first_top]
     if stray:
         fit.problems.append(f"{len(stray)} nhóm nhãn lẻ không thành mục (có thể mất một mục)")
-        fit.score = round(fit.score * 0.8, 3)
+        # Two labels together, or the label that opens an entry, are what is left of an
+        # entry the page did not make out: under MIN_FIT_SCORE from any fit, so the page is
+        # flagged (a held-out photographed form lost its second entry this way, unflagged).
+        lost = any(len(f.labels) >= 2 or template.starts_entry in f.labels for f in stray)
+        fit.score = round(fit.score * (0.5 if lost else 0.8), 3)
     nowhere = [name for name in template.fields if not any(name in e.labels for e in entries)]
     if nowhere:
         names = ", ".join(template.label_of(name) for name in nowhere)

@@ -12,7 +12,7 @@ from pipeline.ocr.engine import OcrEngine
 from pipeline.ocr.form import extract_form
 from pipeline.ocr.ledger import extract_ledger
 from pipeline.ocr.page_words import read_page_words
-from pipeline.ocr.preprocess import PreparedPage, preprocess_page, remove_lines
+from pipeline.ocr.preprocess import PreparedPage, preprocess_page, remove_lines, remove_specks
 from pipeline.templates import Template
 from pipeline.types import ExtractedRecord, LayoutFit, OcrWord
 
@@ -66,8 +66,10 @@ def read_page(
 
         engine = TesseractEngine()
     page = preprocess_page(image, dpi=dpi)
-    clean = remove_lines(page.binary)
+    clean = remove_specks(remove_lines(page.binary))
     text = page.text_image(clean)  # values are read from it; rules and geometry from clean
+    if text is not clean:
+        text = remove_specks(text)
     words, words_from = read_page_words(engine, clean, text, template)
     if template.layout == "ledger":
         records, fit = extract_ledger(template, engine, clean, page.binary, mode=ledger_mode,

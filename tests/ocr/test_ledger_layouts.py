@@ -237,3 +237,26 @@ def test_a_column_gap_crossed_by_a_seal_rim_is_still_the_gap():
     assert _clearest_gap(counts, glyph=33.0, lines=9) == (150, 330)
     counts[200:260] = 0  # a truly empty stretch wins when there is one
     assert _clearest_gap(counts, glyph=33.0, lines=9) == (200, 260)
+
+
+def test_dotted_rules_are_found_in_the_grain_of_an_aged_page():
+    """A ledger ruled in dots, on paper whose grain binarizes into specks as small as the
+    dots: bridged, the grain lined up into 'rules' inside the columns (23 on a held-out heavy
+    page instead of 10), and the columns fell apart. A rule's column holds far more ink than
+    the paper on either side of it; one a glyph from another is the stems of a column of
+    values aligned on it."""
+    from pipeline.ocr.ledger import _rules
+    from pipeline.types import OcrWord
+
+    rng = np.random.default_rng(3)
+    binary = np.full((1400, 1500), 255, np.uint8)
+    for y, x in zip(rng.integers(0, 1398, 4000), rng.integers(0, 1498, 4000)):
+        binary[y:y + 2, x:x + 2] = 0  # grain: ~0.2 % of the page, as on the held-out page
+    for x in (300, 700, 1100):
+        for y in range(100, 1300, 8):
+            binary[y:y + 3, x - 1:x + 2] = 0
+    for y in range(150, 1250, 60):  # values starting 2 px right of the middle rule
+        binary[y:y + 30, 704:707] = 0
+    words = [OcrWord("Nguyễn", 0.9, (702, y, 800, y + 30), (1, 1, 1)) for y in range(150, 1250, 60)]
+    found = _rules(binary, (0, 0, 1500, 1400), "v", words)
+    assert len(found) == 3 and all(abs(f - x) <= 4 for f, x in zip(found, (300, 700, 1100))), found
