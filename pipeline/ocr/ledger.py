@@ -210,8 +210,8 @@ def _denser_than_around(ink: np.ndarray, x: int, half: int = 3, away: int = 8,
     inside its columns of names)."""
     w = ink.shape[1]
     here = ink[:, max(0, x - half):x + half + 1]
-    beside = [ink[:, a:b] for a, b in ((x - away - side, x - away), (x + away + 1, x + away + side + 1))
-              if a >= 0 and b <= w]
+    spans = ((x - away - side, x - away), (x + away + 1, x + away + side + 1))
+    beside = [ink[:, a:b] for a, b in spans if a >= 0 and b <= w]
     if here.size == 0 or not beside:
         return True
     around = max(max(float(p.mean()) for p in beside), 1e-4)
@@ -597,12 +597,15 @@ def _gaps(free: np.ndarray, min_width: float) -> list[tuple[int, int]]:
     return runs
 
 
+CUT_MIN_WIDTH = 0.3  # glyphs: an empty stretch this narrow is the space between two letters
+
+
 def _clearest_gap(counts: np.ndarray, glyph: float, lines: int) -> tuple[int, int] | None:
-    """The widest stretch at least half a glyph wide that no body line inks, else that the
+    """The widest stretch at least ``CUT_MIN_WIDTH`` wide that no body line inks, else that the
     fewest do (a seal's rim, a stain or a margin note crossing the gap inks a few lines
     there: a gap of one pixel between two letters of a value would otherwise win)."""
     for level in range(0, max(1, lines // 4) + 1):
-        runs = _gaps(counts <= level, 0.5 * glyph)
+        runs = _gaps(counts <= level, CUT_MIN_WIDTH * glyph)
         if runs:
             return max(runs, key=lambda r: r[1] - r[0])
     return _widest_gap(counts == 0)

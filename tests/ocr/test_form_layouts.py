@@ -202,26 +202,3 @@ def test_the_volume_line_and_the_title_hold_no_label(furniture):
     hits = find_labels_in_line(_line("Số", "đăng", "ký:", "13"), 0, variants)
     assert [h.text for h in hits] == ["Số đăng ký:"]
 
-
-def test_a_stray_label_above_the_first_entry_does_not_choose_the_split():
-    """A `Số:` read above the first entry (the volume line) must not buy a label for the
-    split that joins it to that entry: every wide gap inside an entry costs the split one
-    label, so the entries still open where the printing opens them. The labels are those a
-    held-out photographed form gave: the first entry's `Số:` under a coffee ring, the second
-    entry's lower lines under a seal."""
-    template = load_template("birth_form")
-    first = ["full_name", "sex", "birth_date", "birth_place", "nationality", "ethnicity",
-             "father_name", "mother_name", "mother_age", "residence", "declarant"]
-    second = ["full_name", "registration_no", "birth_date", "birth_place", "nationality",
-              "ethnicity", "father_name", "father_age"]
-    hits = [_hit("registration_no", 0, 100)]
-    y = 600
-    for names in (first, second):
-        for name in names:
-            hits.append(_hit(name, len(hits), y))
-            y += 100
-        y += 50
-    hits.append(_hit("registration_date", len(hits), y + 300))  # lines lost above it
-    entries, _ = group_entries(hits, template)
-    assert [e.order[0] for e in entries] == ["full_name", "full_name"]
-    assert {"residence", "declarant"} <= set(entries[0].labels)
