@@ -281,7 +281,9 @@ def test_a_clean_flatbed_page_is_left_as_it_was_and_stays_fast(ledger):
     start = time.perf_counter()
     capture.has_background(page)
     capture.orientation_hint(prepared.binary)
-    assert time.perf_counter() - start < 0.2  # ~15 ms on an idle core
+    # ~15 ms on an idle core; a whole-page OSD or page search would take seconds. The bound
+    # is loose because the suite shares its two cores (0.23 s seen with four other processes).
+    assert time.perf_counter() - start < 1.0
 
 
 def test_a_photographed_ledger_is_read_end_to_end(ledger):
