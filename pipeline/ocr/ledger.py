@@ -197,6 +197,7 @@ def _column_ink(ink: np.ndarray, x: int, half: int = 3) -> float:
     return float(part.mean()) if part.size else 0.0
 
 
+DASHED_LINE_GLYPHS = 4.0  # bridged dashes this long (glyph heights) are a line, not writing
 MIN_COLUMN = 1.5  # glyph heights: the narrowest column (one digit and its margins)
 DASH_CONTRAST = 2.5  # a dashed rule's column holds this many times the ink beside it
 
@@ -440,16 +441,18 @@ def read_header(engine: OcrEngine, image: np.ndarray, words: list[OcrWord],
     header = find_header(words, template, cuts)
     if header is not None:
         glyph = float(np.median([w.box[3] - w.box[1] for w in words]))
-        top, bottom = _strip(image, header.box, glyph)
-        part = image[top:bottom].copy()
-        for x in cuts:  # pieces of broken rules glue to header letters ("Nam/Nữ" → "INamnnal")
-            part[:, max(0, x - 4):x + 5] = 255
-        again = [replace(w, box=(w.box[0], w.box[1] + top, w.box[2], w.box[3] + top))
-                 for w in engine.recognize(part, psm=11)]
-        again = find_header(again, template, cuts)
+        again = _sparse_header(engine, image, _strip(image, header.box, glyph), template, cuts)
         if again is not None and again.score > header.score:
             header = again
-    if header is None or sum(c.score >= STRONG_MATCH for c in header.cells) < min_columns(template):
+    if not _strong(header, template):
+        # Not in the page read at all: a header of two-line cells beside one-line ones can
+        # come out of psm 6 as a few tall blobs of nonsense ("Số thứ tự" → "NỈ"). Read as
+        # sparse text, each cell is a word group of its own; the header of a ledger stands
+        # in the page's upper half, under the title.
+        again = _sparse_header(engine, image, (0, image.shape[0] // 2), template, cuts)
+        if again is not None and (header is None or again.score > header.score):
+            header = again
+    if not _strong(header, template):
         return None  # body values ("Nam", "Tiến") match a label or two, weakly: no header
     header = _join_strays(header, template)
     texts = [c.text for c in header.cells]
@@ -457,6 +460,25 @@ def read_header(engine: OcrEngine, image: np.ndarray, words: list[OcrWord],
         if header.cells[c].field is None:
             header.cells[c].field = name
     return header
+
+
+def _sparse_header(engine: OcrEngine, image: np.ndarray, strip: tuple[int, int],
+                   template: Template, cuts: list[int]) -> Header | None:
+    """The header found in the strip ``(top, bottom)`` of the page read as sparse text."""
+    top, bottom = strip
+    part = image[top:bottom].copy()
+    for x in cuts:  # pieces of broken rules glue to header letters ("Nam/Nữ" → "INamnnal")
+        part[:, max(0, x - 4):x + 5] = 255
+    words = [replace(w, box=(w.box[0], w.box[1] + top, w.box[2], w.box[3] + top))
+             for w in engine.recognize(part, psm=11)]
+    return find_header(words, template, cuts)
+
+
+def _strong(header: Header | None, template: Template) -> bool:
+    """Enough columns matched well to be the header, not body values that match a label or
+    two weakly."""
+    return header is not None and \
+        sum(c.score >= STRONG_MATCH for c in header.cells) >= min_columns(template)
 
 
 def _join_strays(header: Header, template: Template) -> Header:
@@ -761,7 +783,14 @@ def _text_ink(image: np.ndarray, glyph: float, xs: list[int], ys: list[int]) -> 
     ink = (_gray(image) < 128).astype(np.uint8)
     long_h = cv2.morphologyEx(ink, cv2.MORPH_OPEN, _rect(RULE_RUN, 1))
     long_v = cv2.morphologyEx(ink, cv2.MORPH_OPEN, _rect(1, int(1.6 * glyph)))
-    text = (ink & ~(long_h | long_v)).astype(bool)
+    # A dashed or broken vertical line (the torn edge of a photographed sheet, a rule drawn
+    # in dashes) escapes the opening piece by piece, but its pieces bridged run down the
+    # page far longer than a wrapped value (a held-out photo's sheet edge, dashed, ran down
+    # its number column and made three registration numbers one).
+    dashed = cv2.morphologyEx(_dashes_joined(ink), cv2.MORPH_OPEN,
+                              _rect(1, int(DASHED_LINE_GLYPHS * glyph)))
+    dashed = cv2.dilate(dashed, _rect(3, 9))  # the bridging's even kernel trims an end
+    text = (ink & ~(long_h | long_v | dashed)).astype(bool)
     for x in xs:
         text[:, max(0, x - 4):x + 5] = False
     for y in ys:

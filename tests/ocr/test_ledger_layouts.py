@@ -260,3 +260,40 @@ def test_dotted_rules_are_found_in_the_grain_of_an_aged_page():
     words = [OcrWord("Nguyễn", 0.9, (702, y, 800, y + 30), (1, 1, 1)) for y in range(150, 1250, 60)]
     found = _rules(binary, (0, 0, 1500, 1400), "v", words)
     assert len(found) == 3 and all(abs(f - x) <= 4 for f, x in zip(found, (300, 700, 1100))), found
+
+
+def test_a_header_the_page_read_garbles_is_found_by_a_sparse_read(tesseract):
+    """Read as one block (psm 6), a header of two-line cells beside one-line ones can come
+    out as a few tall blobs of nonsense ("Số thứ tự" → "NỈ"), with no column matched: a
+    held-out aged ledger ended with no record at all. Its upper half read as sparse text
+    finds the header on its own: here the page read gives nothing at all."""
+    from pipeline.ocr.ledger import STRONG_MATCH, min_columns, read_header
+
+    template = load_template("birth_ledger")
+    image, _ = _page(16, classic_printing("birth_ledger"))
+    page = preprocess_page(image)
+    clean = remove_lines(page.binary)
+    header = read_header(tesseract, clean, [], template, [])
+    assert header is not None
+    strong = {c.field for c in header.cells if c.score >= STRONG_MATCH}
+    assert len(strong) >= min_columns(template)
+    assert {"registration_no", "full_name", "birth_date"} <= set(header.mapped)
+
+
+def test_a_dashed_sheet_edge_does_not_join_the_rows():
+    """The edge of a photographed sheet, flattened into a dashed line, ran down a held-out
+    ledger's number column; its dashes, bridged like a wrapped value's lines, made one text
+    band of three entries (16, 17 and 18 read as '16 1? 18' in one record, and every row
+    after it shifted). A dashed line far longer than any value is no text."""
+    from pipeline.ocr.ledger import _text_bands, _text_ink
+
+    glyph = 40.0
+    page = np.full((900, 400), 255, np.uint8)
+    for y in range(40, 880, 30):  # the sheet's edge: 12 px dashes, 18 px gaps
+        page[y:y + 12, 20:23] = 0
+    numbers = [(100, 140), (230, 270), (360, 400)]  # three numbers, 90 px apart
+    for a, b in numbers:
+        page[a:b, 60:90] = 0
+    ink = _text_ink(page, glyph, [], [])
+    assert not ink[:, 15:28].any()
+    assert _text_bands(ink[:, :120], glyph) == [(a, b) for a, b in numbers]
