@@ -10,14 +10,16 @@ numbers read a second time by the numbers engine.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
+import cv2
 import numpy as np
 from rapidfuzz import fuzz
 
 from pipeline.ocr.aster import AsterReader, LineRead, join_reads
 from pipeline.ocr.engine import OcrEngine
+from pipeline.ocr.form_below import labels_erased, letters_box, region_below, values_below
 from pipeline.ocr.form_entries import Entry, group_entries, predict_missing
 from pipeline.ocr.form_labels import (
     GLUE_MARKS, RESCUE_MIN_SCORE, LabelHit, _good_enough, find_labels_in_line, label_box,
@@ -112,11 +114,15 @@ def _words_in(line: Line, x0: int, x1: int, skip: list[LabelHit]) -> list[OcrWor
 
 
 def _value_parts(page: PageLines, entries: list[Entry], box: Box, kind: str,
-                 consumed: dict[int, int]) -> list[Box]:
+                 consumed: dict[int, int], below: bool = False) -> list[Box]:
     """Regions holding the value of the label at ``box``: beside it, else under it, plus the
-    lines it runs onto. Lines taken as values go into ``consumed`` (line → its label line)."""
+    lines it runs onto. Lines taken as values go into ``consumed`` (line → its label line).
+    ``below``: the page's printing puts values under their labels (``form_below``)."""
     line = page.line_at(box)
     x1 = _next_label_x(page, box, entries)
+    if below:
+        bottom = max((ln.box[3] for ln in page.lines), default=box[3]) + int(page.pitch)
+        return [region_below(box, x1, [h for hits in page.hits for h in hits], bottom)]
     if line is None:  # a placed label on a line the page read lost: read where it would be
         y0, y1 = box[1], box[3]
         pad = max(8, int(0.6 * (y1 - y0)))  # a placed box is a guess: values are taller too
@@ -183,7 +189,8 @@ def _substantial(text: str) -> bool:
     return any(c.isdigit() for c in text) or sum(c.isalpha() for c in text) >= 2
 
 
-def plan_values(page: PageLines, entries: list[Entry], template: Template) -> list[Plan]:
+def plan_values(page: PageLines, entries: list[Entry], template: Template,
+                below: bool = False) -> list[Plan]:
     """Where to read each field of each entry, top to bottom, left to right."""
     plans: list[Plan] = []
     consumed: dict[int, int] = {}
@@ -195,7 +202,7 @@ def plan_values(page: PageLines, entries: list[Entry], template: Template) -> li
                    if name not in entry.labels]
         for name, box, predicted in placed:
             label = entry.labels[name].text if name in entry.labels else template.spec(name).labels[0]
-            parts = _value_parts(page, entries, box, template.kind_of(name), consumed)
+            parts = _value_parts(page, entries, box, template.kind_of(name), consumed, below)
             hidden = tuple(m for m in missing if m[0] != name)
             plans.append(Plan(row, name, label, parts, predicted, hidden))
     return plans
@@ -229,10 +236,17 @@ def extract_form(
         fit.problems.append(f"Không tìm thấy mục nào theo mẫu '{template.name}' trên trang")
         return [], fit
     rescue_labels(page, entries, template)
+    tight = [letters_box(h, page.lines[h.line].words) for h in all_hits]
+    below = values_below(_gray(image) < 128, [replace(h, box=b) for h, b in zip(all_hits, tight)])
+    if below:  # the value under a label is read from the label's own top
+        for hit, box in zip(all_hits, tight):
+            hit.box = box
     predict_missing(entries, template)
-    plans = plan_values(page, entries, template)
-    reads, neural = _read_plans(plans, template, engine, image if text is None else text,
-                                words, mode, deslant, reader)
+    plans = plan_values(page, entries, template, below)
+    letters = image if text is None else text
+    if below:  # each value is read from its label's top: the label's letters must go
+        letters = labels_erased(letters, [h.box for h in all_hits])
+    reads, neural = _read_plans(plans, template, engine, letters, words, mode, deslant, reader)
     _recover_hidden_labels(plans, reads, neural, template)
     records = _records(plans, reads, neural, entries, template, words, binary, mode)
     _score_fit(fit, entries, fragments, template)
@@ -543,3 +557,7 @@ def _drop_label_text(read: LineRead | None, label: str) -> LineRead | None:
 def _inside(box: Box, region: Box) -> bool:
     cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
     return region[0] <= cx <= region[2] and region[1] <= cy <= region[3]
+
+
+def _gray(image: np.ndarray) -> np.ndarray:
+    return image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)

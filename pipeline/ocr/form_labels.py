@@ -83,6 +83,10 @@ def _label_text(words: list[OcrWord], label: str) -> str:
     """The text a label's words give, its last word cut where a glued value starts."""
     parts = [w.text for w in words]
     parts[-1] = parts[-1][:label_end(parts[-1], label)]
+    # A word inside the label with fewer than two letters is a value's stroke crossing it (a
+    # hand writing over its small label: "Họ và tên ??/ mẹ:", "Họ 2/a/ tên:"): no label of
+    # the books has a one-letter word.
+    parts[1:-1] = [p for p in parts[1:-1] if sum(c.isalpha() for c in p) >= 2]
     return label_key("".join(parts))
 
 
