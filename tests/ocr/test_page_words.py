@@ -7,7 +7,7 @@ import cv2
 import pytest
 
 from pipeline.ocr.page_words import label_coverage, read_page_words
-from pipeline.ocr.preprocess import preprocess_page, remove_lines
+from pipeline.ocr.preprocess import preprocess_page, remove_lines, remove_specks
 from pipeline.samplegen import BookSpec, generate_book
 from pipeline.templates import load_template
 
@@ -50,3 +50,17 @@ def test_words_without_the_templates_labels_cover_nothing(layout):
     words = [OcrWord(t, 0.9, (100 + 200 * i, 100, 180 + 200 * i, 130), (1, 1, 1))
              for i, t in enumerate(["Trang", "1", "Năm", "1977"])]
     assert label_coverage(words, load_template(layout)) == 0.0
+
+
+def test_a_form_whose_labels_one_block_read_misses_is_read_as_sparse_text(tmp_path, tesseract):
+    """A phone photograph of an aged form (a tune printing) whose small labels psm 6 mixes
+    with the lines of writing around them, from either binarization: read as sparse text
+    (psm 11), nearly every label is a word group of its own."""
+    template = load_template("birth_form")
+    _, clean, text = _prepared(tmp_path, seed=2004, template="birth_form", degradation="heavy",
+                               face="typewriter", printing="random:148", capture="phone")
+    clean, text = remove_specks(clean), remove_specks(text)  # as read_page has them
+    otsu = label_coverage(tesseract.recognize(clean, psm=6), template)
+    words, source = read_page_words(tesseract, clean, text, template)
+    assert source.endswith("-sparse")
+    assert label_coverage(words, template) >= max(0.9, otsu + 0.1)
