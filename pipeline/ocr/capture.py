@@ -469,9 +469,26 @@ def detect_quarter_turns(binary: np.ndarray, hint: str | None = None) -> int:
         or (rotate == 180 and marks_above_share(binary) < MARKS_UPRIGHT)
     needed = OSD_AGREED_CONFIDENCE if agrees else OSD_MIN_CONFIDENCE
     if rotate is None or confidence < needed:
+        if hint == "sideways":
+            return _sideways_turn(binary, rotate, confidence)
         log.debug("OSD unsure (%s, %.2f, hint %s): page left as it is", rotate, confidence, hint)
         return 0
     return (-rotate // 90) % 4
+
+
+def _sideways_turn(binary: np.ndarray, rotate: int | None, confidence: float) -> int:
+    """The quarter turn of a page whose lines run down it, when OSD cannot say which: the one
+    turn of the two after which the page reads upright by the hint's own evidence (lines in
+    rows, common left edges, marks above the letters). A blurred phone photo of a form
+    turned on its side got OSD confidence 0.05, and no record; turned once it reads
+    "upright" (marks 1.5), turned the other way "upside_down" (0.7)."""
+    upright = [t for t in (1, 3)
+               if orientation_hint(np.ascontiguousarray(np.rot90(binary, t))) == "upright"]
+    if len(upright) != 1:
+        log.debug("OSD unsure (%s, %.2f) on a sideways page, and so are the marks", rotate,
+                  confidence)
+        return 0
+    return upright[0]
 
 
 def quarter_turn_matrix(turns: int, shape: tuple[int, int]) -> np.ndarray:

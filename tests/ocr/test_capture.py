@@ -232,6 +232,28 @@ def test_a_ledger_scanned_upside_down_is_turned(tmp_path):
     assert turned.turns == 2
 
 
+def test_a_form_photographed_on_its_side_is_turned_when_osd_cannot_tell(tmp_path):
+    """A blurred phone photo of a form lying on its side (a tune page): Tesseract OSD gives it
+    confidence 0.05, under any bar, and the page stayed sideways with no record read. The
+    hint's own evidence tells the two quarter turns apart: one reads upright, the other
+    upside down."""
+    from pipeline.ocr import read_page
+    from pipeline.templates import load_template
+
+    truth = generate_book(BookSpec(seed=2000, template="birth_form", pages=1,
+                                   degradation="heavy", face="typewriter", printing="random:0",
+                                   capture="phone"), tmp_path)
+    page = cv2.cvtColor(cv2.imread(str(tmp_path / "pages" / "page-001.png")), cv2.COLOR_BGR2RGB)
+    prepared = preprocess_page(page)
+    assert prepared.turns in (1, 3)
+    assert capture.orientation_hint(prepared.binary) == "upright"
+    read = read_page(page, load_template("birth_form"))
+    assert len(read.records) == len(truth.records)
+    names = [(r.fields["full_name"].raw, t.fields["full_name"].text)
+             for r, t in zip(read.records, truth.records)]
+    assert all(fuzz.ratio(got, want) >= 85 for got, want in names), names
+
+
 def test_no_page_is_looked_for_on_a_flatbed_scan(ledger):
     page, _ = ledger
     assert not capture.has_background(page)
