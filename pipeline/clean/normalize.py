@@ -259,6 +259,8 @@ def _normalize_one(fv: FieldValue, kind: str, book_year: int | None = None,
     if fv.status == "illegible":
         return replace(fv, value=None, note=fv.note or "Không đọc được chữ")
     if not ditto and is_blank(raw):
+        if fv.status == "uncertain":  # nothing read where the reader could not look (a
+            return replace(fv, value=None)  # ledger column not found): unknown, not blank
         return replace(fv, value=None, status="blank", note=None)
 
     age = None

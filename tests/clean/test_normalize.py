@@ -101,6 +101,16 @@ def test_illegible_stays_illegible(form):
     assert record_status({"full_name": got}) == "needs_review"
 
 
+def test_a_column_the_page_lacks_stays_unknown_not_blank(ledger):
+    """A ledger column the reader did not find has nothing read and says so; taken for a
+    blank cell it was accepted unseen (held-out pages: notes and ethnicity 'blank' where
+    the book has them)."""
+    lost = replace(fv("notes", "", 0.0, "uncertain"), note="Không tìm thấy cột này trên trang")
+    got = normalize_record({"notes": lost}, ledger)["notes"]
+    assert got.status == "uncertain" and got.value is None and got.note == lost.note
+    assert record_status({"notes": got}) == "needs_review"
+
+
 def test_suspicious_value_needs_review(form):
     got = normalize_record({"father_age": fv("father_age", "7")}, form)["father_age"]
     assert (got.value, got.status, got.note) == ("7", "uncertain", "Tuổi bất thường: 7")
