@@ -21,7 +21,9 @@ from pipeline.types import ExtractedRecord, LayoutFit, OcrWord
 # 6: blurred values read from thinner letters, an edge column with its header unread kept
 # 7: labels read from thinner letters when Otsu's miss them, word boxes fitted to their ink,
 # deskew blind to the sheet's edge, page furniture (`Quyển số`, the title) never a label
-OCR_VERSION = "7"
+# 8: values under their labels told from the ink, a form's labels read as sparse text when
+# block reads miss them, a ledger header looked for sparse, a sideways photo turned
+OCR_VERSION = "8"
 
 
 @dataclass
