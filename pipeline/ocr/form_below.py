@@ -28,8 +28,11 @@ from pipeline.types import Box, OcrWord
 UNDER_INK = 0.06
 #: Of the labels that show which way they hold their value, the share that must hold it below.
 BELOW_SHARE = 0.6
-#: How far below its label a value may reach, in label heights, without a label under it.
-REACH = 2.6
+#: How far below its label a value may reach, in label heights: down to the next label
+#: under it, at most ``MAX_REACH``; ``REACH`` where none is (a hand 1.7 times the label's
+#: size, written a line under it, reaches 3.2 label heights below the label's words).
+REACH = 3.6
+MAX_REACH = 6.0
 ERASE_PAD = 2  # pixels around a label's box within which its letters are erased
 DESCENDER = 0.45  # of a label's height: how far its letters reach below its words' median
 
@@ -86,12 +89,14 @@ def values_below(ink: np.ndarray, hits: list[LabelHit]) -> bool:
 
 def region_below(box: Box, x1: int, hits: list[LabelHit], page_bottom: int) -> Box:
     """Where the value under the label at ``box`` is written: from the label's top (its
-    letters are erased) to the next label under it, or ``REACH`` label heights down;
-    from just left of the label to ``x1``, the next label on the label's row."""
+    letters are erased) to the next label under it (the isolation of the crop's line keeps
+    the value's line from what else the region holds); from just left of the label to
+    ``x1``, the next label on the label's row."""
     h = max(1, box[3] - box[1])
-    under = [o.box[1] for o in hits
+    under = [o.box[1] - ERASE_PAD for o in hits
              if o.box[1] > box[3] and o.box[0] < x1 and o.box[2] > box[0]]
-    bottom = min([box[3] + int(REACH * h), page_bottom, *(y - ERASE_PAD for y in under)])
+    reach = min(under) if under else box[3] + int(REACH * h)
+    bottom = min(reach, box[3] + int(MAX_REACH * h), page_bottom)
     return (max(0, box[0] - h // 2), box[1], x1, max(bottom, box[3] + h))
 
 

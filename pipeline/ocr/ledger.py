@@ -198,6 +198,7 @@ def _column_ink(ink: np.ndarray, x: int, half: int = 3) -> float:
 
 
 DASHED_LINE_GLYPHS = 4.0  # bridged dashes this long (glyph heights) are a line, not writing
+EDGE_SHARE = 0.04  # of the page's width: the sides where a photographed sheet's edge lies
 MIN_COLUMN = 1.5  # glyph heights: the narrowest column (one digit and its margins)
 DASH_CONTRAST = 2.5  # a dashed rule's column holds this many times the ink beside it
 
@@ -783,14 +784,18 @@ def _text_ink(image: np.ndarray, glyph: float, xs: list[int], ys: list[int]) -> 
     ink = (_gray(image) < 128).astype(np.uint8)
     long_h = cv2.morphologyEx(ink, cv2.MORPH_OPEN, _rect(RULE_RUN, 1))
     long_v = cv2.morphologyEx(ink, cv2.MORPH_OPEN, _rect(1, int(1.6 * glyph)))
-    # A dashed or broken vertical line (the torn edge of a photographed sheet, a rule drawn
-    # in dashes) escapes the opening piece by piece, but its pieces bridged run down the
-    # page far longer than a wrapped value (a held-out photo's sheet edge, dashed, ran down
-    # its number column and made three registration numbers one).
-    dashed = cv2.morphologyEx(_dashes_joined(ink), cv2.MORPH_OPEN,
-                              _rect(1, int(DASHED_LINE_GLYPHS * glyph)))
-    dashed = cv2.dilate(dashed, _rect(3, 9))  # the bridging's even kernel trims an end
-    text = (ink & ~(long_h | long_v | dashed)).astype(bool)
+    text = (ink & ~(long_h | long_v)).astype(bool)
+    # The edge of a photographed sheet, flattened, runs down the page's side as a dashed
+    # line that escapes the opening piece by piece (a held-out photo's ran down its number
+    # column and made three registration numbers one). Bridged, its pieces run far longer
+    # than a wrapped value. Only at the sides: inside the table, typed values aligned on
+    # their column's edge bridge into such runs too.
+    side = max(1, int(EDGE_SHARE * ink.shape[1]))
+    for strip in (np.s_[:, :side], np.s_[:, -side:]):
+        dashed = cv2.morphologyEx(_dashes_joined(ink[strip]), cv2.MORPH_OPEN,
+                                  _rect(1, int(DASHED_LINE_GLYPHS * glyph)))
+        dashed = cv2.dilate(dashed, _rect(3, 9))  # the bridging's even kernel trims an end
+        text[strip] &= ~dashed.astype(bool)
     for x in xs:
         text[:, max(0, x - 4):x + 5] = False
     for y in ys:

@@ -288,12 +288,15 @@ def test_a_dashed_sheet_edge_does_not_join_the_rows():
     from pipeline.ocr.ledger import _text_bands, _text_ink
 
     glyph = 40.0
-    page = np.full((900, 400), 255, np.uint8)
+    page = np.full((900, 1600), 255, np.uint8)
     for y in range(40, 880, 30):  # the sheet's edge: 12 px dashes, 18 px gaps
         page[y:y + 12, 20:23] = 0
     numbers = [(100, 140), (230, 270), (360, 400)]  # three numbers, 90 px apart
     for a, b in numbers:
         page[a:b, 60:90] = 0
+    for y in range(100, 880, 60):  # inside the table: values aligned on their column's edge
+        page[y:y + 35, 800:804] = 0
     ink = _text_ink(page, glyph, [], [])
     assert not ink[:, 15:28].any()
     assert _text_bands(ink[:, :120], glyph) == [(a, b) for a, b in numbers]
+    assert ink[:, 800:804].sum() == (page[:, 800:804] == 0).sum()  # those stay writing
