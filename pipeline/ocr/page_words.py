@@ -17,6 +17,7 @@ from pipeline.ocr.engine import OcrEngine
 from pipeline.ocr.form import find_page_labels
 from pipeline.ocr.form_entries import group_entries
 from pipeline.ocr.ledger import STRONG_MATCH, find_header
+from pipeline.ocr.preprocess import PreparedPage, remove_lines, remove_specks
 from pipeline.ocr.regions import fit_to_ink
 from pipeline.templates import Template
 from pipeline.types import OcrWord
@@ -33,6 +34,12 @@ THIN_GAIN = 0.2
 #: those (held-out phone forms: 69 % → 81 %, 75 % → 86 %; where psm 6 does well, psm 11 finds
 #: far fewer: 96 % → 64 % on a clean hand-written form).
 SPARSE_GAIN = 0.1
+#: Share of the template's labels under which the page is tried turned by quarter turns:
+#: nothing of the printing read most often means it stands on its side (a photographed
+#: ledger whose grid keeps the cheap orientation test and OSD unsure) ...
+TURN_BELOW = 0.3
+#: ... and the share a turn must show to be taken.
+TURN_MIN = 0.5
 
 
 def label_coverage(words: list[OcrWord], template: Template) -> float:
@@ -74,3 +81,34 @@ def read_page_words(engine: OcrEngine, clean: np.ndarray, text: np.ndarray,
     if label_coverage(sparse, template) >= coverage + SPARSE_GAIN:
         return sparse, ("thin" if letters is text else "otsu") + "-sparse"
     return best, source
+
+
+def prepared_letters(page: PreparedPage) -> tuple[np.ndarray, np.ndarray]:
+    """The page's letters without rules and specks: ``clean`` (Otsu) for labels and geometry,
+    ``text`` (``PreparedPage.text_image``) for values; the same array when no thinner letters
+    are needed."""
+    clean = remove_specks(remove_lines(page.binary))
+    text = page.text_image(clean)
+    return clean, (text if text is clean else remove_specks(text))
+
+
+def turned_to_its_labels(engine: OcrEngine, page: PreparedPage, template: Template,
+                         coverage: float) -> PreparedPage | None:
+    """The page turned by the quarter turns after which its template's labels read, when
+    the page as it stands shows ``coverage`` of them; None when no turn shows clearly more.
+
+    The orientation test before reading decides on how lines and marks lie, and Tesseract
+    OSD on letter shapes; a ledger photographed on its side can leave both unsure (its grid
+    runs both ways), and the page then stood sideways, with no record. The template's own
+    labels are the surest test there is, and cost a read only on a page that read nothing.
+    """
+    best, best_coverage = None, max(TURN_MIN, coverage + THIN_GAIN)
+    for turns in (1, 3, 2):
+        candidate = page.turned(turns)
+        clean = remove_specks(remove_lines(candidate.binary))
+        found = label_coverage(fit_to_ink(engine.recognize(clean, psm=6), clean), template)
+        if found >= best_coverage:
+            best, best_coverage = candidate, found
+        if best_coverage >= GOOD_ENOUGH:
+            break
+    return best

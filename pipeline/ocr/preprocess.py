@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -47,6 +47,17 @@ class PreparedPage:
             return clean
         strokes[(self.binary < 128) & (clean >= 128)] = 255
         return strokes
+
+    def turned(self, turns: int) -> PreparedPage:
+        """The same page turned a further ``turns`` quarter turns (counter-clockwise, as
+        ``np.rot90``), still mapping back to the input: for the reader to try when the page
+        read as it stands shows nothing of its template."""
+        gray = np.ascontiguousarray(np.rot90(self.gray, turns))
+        binary = np.ascontiguousarray(np.rot90(self.binary, turns))
+        matrix = capture.quarter_turn_matrix(turns, self.gray.shape) @ self.matrix
+        angle, scale = _rotation_of(matrix, self.input_shape)
+        return replace(self, gray=gray, binary=binary, matrix=matrix, angle=angle, scale=scale,
+                       turns=(self.turns + turns) % 4)
 
     def to_input(self, box: Box) -> Box:
         """Bounding box, in input pixels, of a box on the prepared page.

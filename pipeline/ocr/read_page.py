@@ -11,8 +11,10 @@ from pipeline.ocr.aster import AsterReader
 from pipeline.ocr.engine import OcrEngine
 from pipeline.ocr.form import extract_form
 from pipeline.ocr.ledger import extract_ledger
-from pipeline.ocr.page_words import read_page_words
-from pipeline.ocr.preprocess import PreparedPage, preprocess_page, remove_lines, remove_specks
+from pipeline.ocr.page_words import (
+    TURN_BELOW, label_coverage, prepared_letters, read_page_words, turned_to_its_labels,
+)
+from pipeline.ocr.preprocess import PreparedPage, preprocess_page
 from pipeline.templates import Template
 from pipeline.types import ExtractedRecord, LayoutFit, OcrWord
 
@@ -68,11 +70,15 @@ def read_page(
 
         engine = TesseractEngine()
     page = preprocess_page(image, dpi=dpi)
-    clean = remove_specks(remove_lines(page.binary))
-    text = page.text_image(clean)  # values are read from it; rules and geometry from clean
-    if text is not clean:
-        text = remove_specks(text)
+    clean, text = prepared_letters(page)  # values are read from text; geometry from clean
     words, words_from = read_page_words(engine, clean, text, template)
+    turned = None
+    if (coverage := label_coverage(words, template)) < TURN_BELOW:
+        turned = turned_to_its_labels(engine, page, template, coverage)
+        if turned is not None:
+            page = turned
+            clean, text = prepared_letters(page)
+            words, words_from = read_page_words(engine, clean, text, template)
     if template.layout == "ledger":
         records, fit = extract_ledger(template, engine, clean, page.binary, mode=ledger_mode,
                                       page_words=words, deslant=deslant, reader=reader,
@@ -99,6 +105,7 @@ def read_page(
                 "deslant": deslant, "second_reader": reader.name if reader else None,
                 "numbers_lang": getattr(numbers, "lang", None),
                 "scale": round(page.scale, 4), "quarter_turns": page.turns,
+                "turned_by_labels": turned is not None,
                 "page_found": page.corners is not None, "curl_undone": page.curl is not None},
         fit=fit,
     )

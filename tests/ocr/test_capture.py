@@ -254,6 +254,27 @@ def test_a_form_photographed_on_its_side_is_turned_when_osd_cannot_tell(tmp_path
     assert all(fuzz.ratio(got, want) >= 85 for got, want in names), names
 
 
+def test_a_ledger_photographed_on_its_side_is_turned_to_its_header(tmp_path):
+    """A ledger photographed on its side (a tune page): its grid runs both ways, so the
+    cheap test says neither upright nor sideways, OSD is unsure, and the page stood
+    sideways with no record read. Turned the quarter turn after which its column headers
+    read, it gives its rows."""
+    from pipeline.ocr import read_page
+    from pipeline.templates import load_template
+
+    truth = generate_book(BookSpec(seed=4035, template="birth_ledger", pages=1,
+                                   degradation="heavy", face="hand", printing="random:228",
+                                   capture="phone"), tmp_path)
+    page = cv2.cvtColor(cv2.imread(str(tmp_path / "pages" / "page-001.png")), cv2.COLOR_BGR2RGB)
+    assert preprocess_page(page).turns == 0  # what the orientation test decides alone
+    read = read_page(page, load_template("birth_ledger"))
+    assert read.params["turned_by_labels"] and read.params["quarter_turns"] in (1, 3)
+    assert len(read.records) == len(truth.records)
+    numbers = [r.fields["registration_no"].raw for r in read.records]
+    assert sum(n == t.fields["registration_no"].text
+               for n, t in zip(numbers, truth.records)) >= len(truth.records) // 2, numbers
+
+
 def test_no_page_is_looked_for_on_a_flatbed_scan(ledger):
     page, _ = ledger
     assert not capture.has_background(page)
