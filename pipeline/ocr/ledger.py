@@ -1085,9 +1085,31 @@ def _fit(template: Template, layout: Layout, records: list[ExtractedRecord]) -> 
     score = len(found) / len(template.specs) if records else 0.0
     if len(records) > 1.5 * template.entries_per_page:
         score *= 0.5
+    doubled = sum(_holds_two_entries(template, r) for r in records)
+    if doubled:  # the last rows of a page run together, the page foot with them: one lost
+        problems.append(f"{doubled} dòng có hai ngày tháng hoặc hai giới tính trong một ô: "
+                        "có thể hai bản ghi bị gộp làm một")
+        score *= 0.5
     return LayoutFit(score=round(score, 3), entries=len(records),
                      labels_expected=len(template.specs), labels_found=len(found),
                      problems=problems + layout.notes)
+
+
+_YEAR = re.compile(r"(?<!\d)1[89]\d\d(?!\d)")
+_SEX = re.compile(r"\b(?:nam|nữ)\b", re.IGNORECASE)
+
+
+def _holds_two_entries(template: Template, record: ExtractedRecord) -> bool:
+    """Whether two or more of a row's one-value cells (dates, sex) each hold two values: two
+    entries read as one row (on a held-out photographed ledger the last two entries ran
+    together, "4/2/1982 20/2/1982", "Nữ Nữ", and the page ended done with one missing)."""
+    doubled = 0
+    for name, fv in record.fields.items():
+        kind = template.kind_of(name)
+        pattern = _YEAR if kind == "date" else _SEX if kind == "sex" else None
+        if pattern is not None and len(pattern.findall(fv.raw or "")) >= 2:
+            doubled += 1
+    return doubled >= 2
 
 
 # --- small helpers -------------------------------------------------------------------------

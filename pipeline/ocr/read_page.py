@@ -74,10 +74,12 @@ def read_page(
     words, words_from = read_page_words(engine, clean, text, template)
     turned = None
     if (coverage := label_coverage(words, template)) < TURN_BELOW:
+        del clean, text  # a worker's peak memory is a page like this one: tried four ways
         turned = turned_to_its_labels(engine, page, template, coverage)
         if turned is not None:
             page = turned
-            clean, text = prepared_letters(page)
+        clean, text = prepared_letters(page)
+        if turned is not None:
             words, words_from = read_page_words(engine, clean, text, template)
     if template.layout == "ledger":
         records, fit = extract_ledger(template, engine, clean, page.binary, mode=ledger_mode,

@@ -300,3 +300,28 @@ def test_a_dashed_sheet_edge_does_not_join_the_rows():
     assert not ink[:, 15:28].any()
     assert _text_bands(ink[:, :120], glyph) == [(a, b) for a, b in numbers]
     assert ink[:, 800:804].sum() == (page[:, 800:804] == 0).sum()  # those stay writing
+
+
+def test_a_row_holding_two_entries_is_said_and_the_page_not_trusted():
+    """The last two entries of a photographed ledger ran together into one row (and the page
+    foot with them): its dates and sex cells each hold two values. Nothing in the numbering
+    shows an entry lost at the end of a page, so the row itself must."""
+    from pipeline.ocr.ledger import Column, Header, HeaderCell, Layout, _fit
+    from pipeline.types import ExtractedRecord, FieldValue
+
+    template = load_template("birth_ledger")
+
+    def row(n: int, **raw: str) -> ExtractedRecord:
+        return ExtractedRecord(n, {name: FieldValue(name, raw.get(name, "x"), None, "read", 0.9)
+                                   for name in template.fields})
+
+    header = Header([HeaderCell(s.labels[0], (0, 0, 1, 1), s.field, 100.0)
+                     for s in template.specs], (0, 0, 1, 1))
+    layout = Layout(header, [Column(s.field, 0, 1) for s in template.specs], [], False)
+    alone = row(1, sex="Nữ", birth_date="4/2/1982", registration_date="17/3/1982")
+    two = row(2, sex="Nữ Nữ", birth_date="4/2/1982 20/2/1982 Trang 1",
+              registration_date="17/3/1982 24/3/1982")
+    fit = _fit(template, layout, [alone, alone])
+    assert fit.score == 1.0 and not fit.problems
+    fit = _fit(template, layout, [alone, two])
+    assert fit.score < 0.6 and "gộp" in fit.problems[-1]
