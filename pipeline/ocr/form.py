@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Literal
 
-import cv2
 import numpy as np
 from rapidfuzz import fuzz
 
@@ -26,6 +25,7 @@ from pipeline.ocr.form_labels import (
     label_end, label_key,
     label_variants, loose_match_at, match_at,
 )
+from pipeline.ocr.preprocess import to_gray
 from pipeline.ocr.regions import (
     Line, clean_text, estimate_slant, field_value, group_lines, is_numeric_field,
     merge_number_read, prepare_crops, read_regions, union, wants_second_read,
@@ -237,7 +237,7 @@ def extract_form(
         return [], fit
     rescue_labels(page, entries, template)
     tight = [letters_box(h, page.lines[h.line].words) for h in all_hits]
-    below = values_below(_gray(image) < 128, [replace(h, box=b) for h, b in zip(all_hits, tight)])
+    below = values_below(to_gray(image) < 128, [replace(h, box=b) for h, b in zip(all_hits, tight)])
     if below:  # the value under a label is read from the label's own top
         for hit, box in zip(all_hits, tight):
             hit.box = box
@@ -558,6 +558,3 @@ def _inside(box: Box, region: Box) -> bool:
     cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
     return region[0] <= cx <= region[2] and region[1] <= cy <= region[3]
 
-
-def _gray(image: np.ndarray) -> np.ndarray:
-    return image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)

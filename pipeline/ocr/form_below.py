@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from pipeline.ocr.form_labels import LabelHit
+from pipeline.ocr.preprocess import to_gray
 from pipeline.types import Box, OcrWord
 
 #: Ink share, right under a label's left part, of a value written there (a hand-writing-like
@@ -105,8 +106,7 @@ def labels_erased(image: np.ndarray, boxes: list[Box]) -> np.ndarray:
     ``boxes`` whited out: the connected pieces of ink lying wholly inside a label's box. A
     value's stroke that reaches into the label is a piece that also leaves the box, and
     stays."""
-    ink = (image < 128).astype(np.uint8) if image.ndim == 2 else \
-        (cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) < 128).astype(np.uint8)
+    ink = (to_gray(image) < 128).astype(np.uint8)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
     if n <= 1:
         return image

@@ -312,7 +312,7 @@ def _header_words(words: list[OcrWord]) -> list[OcrWord]:
     words = [w for w in words if any(ch.isalnum() for ch in w.text)]
     if not words:
         return []
-    height = float(np.median([w.box[3] - w.box[1] for w in words]))
+    height = _glyph(words)
     return [w for w in words if 0.5 * height <= w.box[3] - w.box[1] <= 2 * height
             and w.box[2] - w.box[0] >= 0.2 * height]
 
@@ -344,7 +344,7 @@ def _cells_of(words: list[OcrWord], cuts: list[int]) -> list[HeaderCell]:
     """
     if not words:
         return []
-    height = float(np.median([w.box[3] - w.box[1] for w in words]))
+    height = _glyph(words)
     parent = list(range(len(words)))
 
     def root(i: int) -> int:
@@ -441,8 +441,8 @@ def read_header(engine: OcrEngine, image: np.ndarray, words: list[OcrWord],
     """
     header = find_header(words, template, cuts)
     if header is not None:
-        glyph = float(np.median([w.box[3] - w.box[1] for w in words]))
-        again = _sparse_header(engine, image, _strip(image, header.box, glyph), template, cuts)
+        strip = _strip(image, header.box, _glyph(words))
+        again = _sparse_header(engine, image, strip, template, cuts)
         if again is not None and again.score > header.score:
             header = again
     if not _strong(header, template):
@@ -658,7 +658,7 @@ def find_layout(template: Template, engine: OcrEngine, image: np.ndarray, binary
     header = read_header(engine, image, words, template, cuts)
     if header is None:
         return None
-    glyph = float(np.median([wd.box[3] - wd.box[1] for wd in words]))
+    glyph = _glyph(words)
     pitch = (header.cells[-1].center - header.cells[0].center) / max(1, len(header.cells) - 1)
     tx0 = max(0, int(header.cells[0].box[0] - pitch / 2))
     tx1 = min(w, int(header.cells[-1].box[2] + pitch / 2))

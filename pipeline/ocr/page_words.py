@@ -11,6 +11,8 @@ which are kept when they show clearly more of the template's labels.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from pipeline.ocr.engine import OcrEngine
@@ -57,45 +59,60 @@ def label_coverage(words: list[OcrWord], template: Template) -> float:
     return sum(len(e.labels) for e in entries) / (len(entries) * len(template.fields))
 
 
+class PageWords(NamedTuple):
+    words: list[OcrWord]
+    source: str  # "otsu" or "thin", with "-sparse" when read as sparse text
+    coverage: float  # ``label_coverage`` of ``words``
+
+
 def read_page_words(engine: OcrEngine, clean: np.ndarray, text: np.ndarray,
-                    template: Template) -> tuple[list[OcrWord], str]:
-    """The page's words, boxes fitted to their ink, and how they were read: from
-    ``"otsu"`` (``clean``) or ``"thin"`` (``text``; the same array as ``clean`` when the page
-    needs no thinner letters), as one block (psm 6) or, ``"-sparse"``, as sparse text."""
-    words = fit_to_ink(engine.recognize(clean, psm=6), clean)
+                    template: Template, block: list[OcrWord] | None = None) -> PageWords:
+    """The page's words, boxes fitted to their ink, how they were read and how much of the
+    template's printing they show: from ``"otsu"`` (``clean``) or ``"thin"`` (``text``; the
+    same array as ``clean`` when the page needs no thinner letters), as one block (psm 6) or,
+    ``"-sparse"``, as sparse text. ``block``: ``clean`` read as one block already."""
+    words = block if block is not None else fit_to_ink(engine.recognize(clean, psm=6), clean)
     first = label_coverage(words, template)
+    best = PageWords(words, "otsu", first)
     if first >= GOOD_ENOUGH:
-        return words, "otsu"
-    best, source, coverage = words, "otsu", first
+        return best
     if text is not clean:
         thin = fit_to_ink(engine.recognize(text, psm=6), text)
         if (thin_coverage := label_coverage(thin, template)) >= first + THIN_GAIN:
-            best, source, coverage = thin, "thin", thin_coverage
-    if template.layout != "form" or coverage >= GOOD_ENOUGH:
-        return best, source
+            best = PageWords(thin, "thin", thin_coverage)
+    if template.layout != "form" or best.coverage >= GOOD_ENOUGH:
+        return best
     # Read as one block, a form whose values reach into their labels comes out as lines
     # mixing both ("Họ NGUYÊN và mẹ:"); read as sparse text, each label is a word group of
     # its own. Ledger headers have their own sparse read (``ledger.read_header``).
     letters = text if text is not clean else clean
     sparse = fit_to_ink(engine.recognize(letters, psm=11), letters)
-    if label_coverage(sparse, template) >= coverage + SPARSE_GAIN:
-        return sparse, ("thin" if letters is text else "otsu") + "-sparse"
-    return best, source
+    if (sparse_coverage := label_coverage(sparse, template)) >= best.coverage + SPARSE_GAIN:
+        source = ("thin" if letters is text else "otsu") + "-sparse"
+        return PageWords(sparse, source, sparse_coverage)
+    return best
 
 
 def prepared_letters(page: PreparedPage) -> tuple[np.ndarray, np.ndarray]:
     """The page's letters without rules and specks: ``clean`` (Otsu) for labels and geometry,
-    ``text`` (``PreparedPage.text_image``) for values; the same array when no thinner letters
-    are needed."""
+    ``text`` (``text_letters``) for values."""
     clean = remove_specks(remove_lines(page.binary))
+    return clean, text_letters(page, clean)
+
+
+def text_letters(page: PreparedPage, clean: np.ndarray) -> np.ndarray:
+    """The letters values are read from (``PreparedPage.text_image``, without specks): the
+    same array as ``clean`` when no thinner letters are needed."""
     text = page.text_image(clean)
-    return clean, (text if text is clean else remove_specks(text))
+    return text if text is clean else remove_specks(text)
 
 
 def turned_to_its_labels(engine: OcrEngine, page: PreparedPage, template: Template,
-                         coverage: float) -> PreparedPage | None:
+                         coverage: float
+                         ) -> tuple[PreparedPage, np.ndarray, list[OcrWord]] | None:
     """The page turned by the quarter turns after which its template's labels read, when
-    the page as it stands shows ``coverage`` of them; None when no turn shows clearly more.
+    the page as it stands shows ``coverage`` of them, with its ``clean`` letters and their
+    block read (for ``read_page_words``); None when no turn shows clearly more.
 
     The orientation test before reading decides on how lines and marks lie, and Tesseract
     OSD on letter shapes; a ledger photographed on its side can leave both unsure (its grid
@@ -106,9 +123,9 @@ def turned_to_its_labels(engine: OcrEngine, page: PreparedPage, template: Templa
     for turns in (1, 3, 2):
         candidate = page.turned(turns)
         clean = remove_specks(remove_lines(candidate.binary))
-        found = label_coverage(fit_to_ink(engine.recognize(clean, psm=6), clean), template)
-        if found >= best_coverage:
-            best, best_coverage = candidate, found
+        words = fit_to_ink(engine.recognize(clean, psm=6), clean)
+        if (found := label_coverage(words, template)) >= best_coverage:
+            best, best_coverage = (candidate, clean, words), found
         if best_coverage >= GOOD_ENOUGH:
             break
     return best

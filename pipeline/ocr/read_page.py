@@ -12,7 +12,7 @@ from pipeline.ocr.engine import OcrEngine
 from pipeline.ocr.form import extract_form
 from pipeline.ocr.ledger import extract_ledger
 from pipeline.ocr.page_words import (
-    TURN_BELOW, label_coverage, prepared_letters, read_page_words, turned_to_its_labels,
+    TURN_BELOW, prepared_letters, read_page_words, text_letters, turned_to_its_labels,
 )
 from pipeline.ocr.preprocess import PreparedPage, preprocess_page
 from pipeline.templates import Template
@@ -71,16 +71,15 @@ def read_page(
         engine = TesseractEngine()
     page = preprocess_page(image, dpi=dpi)
     clean, text = prepared_letters(page)  # values are read from text; geometry from clean
-    words, words_from = read_page_words(engine, clean, text, template)
+    read = read_page_words(engine, clean, text, template)
     turned = None
-    if (coverage := label_coverage(words, template)) < TURN_BELOW:
-        del clean, text  # a worker's peak memory is a page like this one: tried four ways
-        turned = turned_to_its_labels(engine, page, template, coverage)
+    if read.coverage < TURN_BELOW:
+        turned = turned_to_its_labels(engine, page, template, read.coverage)
         if turned is not None:
-            page = turned
-        clean, text = prepared_letters(page)
-        if turned is not None:
-            words, words_from = read_page_words(engine, clean, text, template)
+            page, clean, block = turned
+            text = text_letters(page, clean)
+            read = read_page_words(engine, clean, text, template, block=block)
+    words, words_from = read.words, read.source
     if template.layout == "ledger":
         records, fit = extract_ledger(template, engine, clean, page.binary, mode=ledger_mode,
                                       page_words=words, deslant=deslant, reader=reader,

@@ -24,9 +24,10 @@ def test_a_crisp_page_is_read_once_from_otsu(tmp_path, tesseract):
     template = load_template("birth_form")
     _, clean, text = _prepared(tmp_path, seed=21, template="birth_form", degradation="clean")
     assert text is clean  # crisp letters: no thinner binarization is made at all
-    words, source = read_page_words(tesseract, clean, text, template)
+    words, source, coverage = read_page_words(tesseract, clean, text, template)
     assert source == "otsu"
     assert label_coverage(words, template) >= 0.9
+    assert coverage == label_coverage(words, template)  # said, not to be measured again
 
 
 def test_a_blurred_photo_whose_labels_otsu_loses_is_read_from_thinner_letters(tmp_path,
@@ -38,7 +39,7 @@ def test_a_blurred_photo_whose_labels_otsu_loses_is_read_from_thinner_letters(tm
                                face="hand", printing="random:126", capture="phone")
     assert text is not clean
     otsu = label_coverage(tesseract.recognize(clean, psm=6), template)
-    words, source = read_page_words(tesseract, clean, text, template)
+    words, source, _ = read_page_words(tesseract, clean, text, template)
     assert source == "thin"
     assert label_coverage(words, template) >= otsu + 0.2
 
@@ -61,6 +62,6 @@ def test_a_form_whose_labels_one_block_read_misses_is_read_as_sparse_text(tmp_pa
                                face="typewriter", printing="random:148", capture="phone")
     clean, text = remove_specks(clean), remove_specks(text)  # as read_page has them
     otsu = label_coverage(tesseract.recognize(clean, psm=6), template)
-    words, source = read_page_words(tesseract, clean, text, template)
+    words, source, _ = read_page_words(tesseract, clean, text, template)
     assert source.endswith("-sparse")
     assert label_coverage(words, template) >= max(0.9, otsu + 0.1)
